@@ -1,0 +1,25 @@
+//! Schema migrations of The Eye.
+//!
+//! Every migration is written once for both supported databases: SQLite (the embedded default)
+//! and PostgreSQL (production). Types are chosen so that each maps to the natural native type on
+//! both: `jsonb` / JSON text for payloads, `timestamptz` / RFC 3339 text for instants, `bigint` /
+//! `INTEGER PRIMARY KEY` for the ingest sequence. Raw SQL is used only where both dialects share
+//! the syntax (partial indexes).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_tables;
+mod m20261127_000002_seed_event_types;
+
+/// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_create_tables::Migration),
+            Box::new(m20261127_000002_seed_event_types::Migration),
+        ]
+    }
+}

@@ -1,0 +1,128 @@
+//! Opening the database and applying migrations, plus a small builder for the few hand-written
+//! statements whose SQL both backends share but whose placeholders differ (`?` vs `$n`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement, Value};
+
+use crate::config::{DatabaseSettings, SqliteSync};
+
+/// Connects to the configured database. SQLite is opened in WAL mode with foreign keys on and
+/// a busy timeout, so the writer, the background job and readers can work side by side.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let timeout = Duration::from_millis(settings.db_timeout_ms);
+    let synchronous = match settings.sqlite_synchronous {
+        SqliteSync::Full => SqliteSynchronous::Full,
+        SqliteSync::Normal => SqliteSynchronous::Normal,
+    };
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .max_connections(settings.db_max_connections)
+        .connect_timeout(timeout)
+        .acquire_timeout(timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(timeout)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&settings.database_url)))
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("applying database migrations")
+}
+
+/// The URL without its password, for logs and messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A hand-written statement under construction: SQL text plus its bound values, with
+/// placeholders in the backend's style.
+pub struct Sql {
+    backend: DbBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    /// An empty statement for `backend`.
+    pub fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            text: String::with_capacity(256),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+            _ => self.text.push('?'),
+        }
+        self
+    }
+
+    /// The backend this statement is written for.
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// The finished statement.
+    pub fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db?mode=rwc"), "sqlite://x.db?mode=rwc");
+    }
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let mut sql = Sql::new(DbBackend::Postgres);
+        sql.push("a = ").bind(1).push(" AND b = ").bind("x");
+        assert_eq!(sql.build().sql, "a = $1 AND b = $2");
+        let mut sql = Sql::new(DbBackend::Sqlite);
+        sql.push("a = ").bind(1);
+        assert_eq!(sql.build().sql, "a = ?");
+    }
+}

@@ -1,0 +1,25 @@
+//! A stored event. `seq` is the ingest sequence: the primary key and the tie-break between events with equal timestamps. `processed` marks events the background job has aggregated.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    pub event_id: String,
+    pub application_id: i32,
+    pub session_id: String,
+    pub category: String,
+    pub name: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub data: Json,
+    pub timestamp: DateTimeUtc,
+    pub received_at: DateTimeUtc,
+    pub processed: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,20 @@
+//! Events per event type and hour of their timestamp (maintained by the background job).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "type_counts_hourly")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub bucket_start: DateTimeUtc,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub category: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub name: String,
+    pub event_count: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

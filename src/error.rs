@@ -1,0 +1,73 @@
+//! The one error taxonomy of the service.
+//!
+//! Services return [`AppError`]; the GraphQL layer turns it into an error whose
+//! `extensions.code` is one of a fixed set of stable codes. Storage and unexpected errors are
+//! logged with their whole cause chain and reach the client only as `INTERNAL` with a request
+//! id. `AppError` deliberately does not implement `Display`: async-graphql converts anything that
+//! does into an error carrying its text, which is exactly how database messages leak to clients.
+
+use std::fmt;
+
+/// An error a service can return, classified by what the client can do about it.
+pub enum AppError {
+    /// No credentials, or credentials that are not valid.
+    Unauthenticated(String),
+    /// Valid credentials without the scope the operation needs.
+    Forbidden(String),
+    /// The request itself is wrong (bad argument, malformed cursor, invalid schema, …).
+    BadInput(String),
+    /// A named limit was exceeded.
+    LimitExceeded(String),
+    /// The service cannot answer now (database unreachable, queue full); retrying is safe.
+    Unavailable(String),
+    /// Anything else: a bug or a storage failure. The client sees only a request id.
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    /// The stable code clients can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput(_) => "BAD_USER_INPUT",
+            AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Wraps an unexpected failure, adding what was being done.
+    pub fn internal(context: &'static str, err: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(err.into().context(context))
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Internal(err) => write!(f, "INTERNAL: {err:#}"),
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::BadInput(m)
+            | AppError::LimitExceeded(m)
+            | AppError::Unavailable(m) => write!(f, "{}: {m}", self.code()),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::Unavailable("the database is unavailable; retry later".into())
+            }
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// A result of a service call.
+pub type AppResult<T> = Result<T, AppError>;

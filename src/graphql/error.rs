@@ -1,0 +1,68 @@
+//! From service errors to GraphQL errors with a stable `extensions.code`.
+//!
+//! The crate enables async-graphql's `custom-error-conversion` feature, which removes its
+//! blanket conversion from any `Display` type: a stray `?` on a database error in a resolver
+//! does not compile, instead of sending the database's message to the client.
+
+use async_graphql::{Error, ErrorExtensions};
+
+use crate::error::AppError;
+
+tokio::task_local! {
+    /// The id of the request being served, for logs and for `INTERNAL` answers.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, or `-` outside a request.
+pub fn request_id() -> String {
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| "-".into())
+}
+
+impl From<AppError> for Error {
+    fn from(err: AppError) -> Self {
+        let code = err.code();
+        match err {
+            AppError::Internal(cause) => {
+                let request_id = request_id();
+                tracing::error!(%request_id, error = ?cause, "internal error");
+                Error::new(format!(
+                    "internal error; quote request id {request_id} when reporting it"
+                ))
+                .extend_with(|_, ext| {
+                    ext.set("code", code);
+                    ext.set("requestId", request_id.as_str());
+                })
+            }
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::BadInput(m)
+            | AppError::LimitExceeded(m)
+            | AppError::Unavailable(m) => Error::new(m).extend_with(|_, ext| ext.set("code", code)),
+        }
+    }
+}
+
+/// Gives every error that async-graphql raised itself (syntax, validation, argument
+/// coercion, depth and complexity limits) a stable code too.
+pub fn classify_unlabelled(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let labelled = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if labelled {
+            continue;
+        }
+        let code = if error.message.contains("nested too deep") || error.message.contains("too complex") {
+            "LIMIT_EXCEEDED"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+}

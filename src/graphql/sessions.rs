@@ -1,0 +1,65 @@
+//! `session`: one session with its counts, time span, applications and events.
+
+use async_graphql::{Context, Object, Result};
+
+use super::context::{require, state};
+use super::events::{Application, EventConnection, EventOrder, event_connection};
+use super::scalars::DateTime;
+use crate::auth::Scope;
+use crate::query::EventFilter;
+use crate::query::sessions::{SessionSummary, get_session, session_applications};
+
+/// A session: the events an application (or several) sent under one session id.
+pub struct Session(SessionSummary);
+
+#[Object]
+impl Session {
+    /// The session id.
+    async fn id(&self) -> &str {
+        &self.0.session_id
+    }
+    /// Timestamp of the earliest event.
+    async fn first_seen(&self) -> DateTime {
+        self.0.first_seen.into()
+    }
+    /// Timestamp of the latest event.
+    async fn last_seen(&self) -> DateTime {
+        self.0.last_seen.into()
+    }
+    /// Number of events.
+    async fn event_count(&self) -> i64 {
+        self.0.event_count
+    }
+    /// The applications that sent its events, by name.
+    async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<Application>> {
+        let apps = session_applications(&state(ctx).db, &self.0.session_id).await?;
+        Ok(apps.into_iter().map(Application::from).collect())
+    }
+    /// Its events in time order (ingest order for equal timestamps).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] order: EventOrder,
+    ) -> Result<EventConnection> {
+        let filter = EventFilter {
+            session_id: Some(self.0.session_id.clone()),
+            ..Default::default()
+        };
+        Ok(event_connection(ctx, filter, first, after, order).await?)
+    }
+}
+
+/// Session queries.
+#[derive(Default)]
+pub struct SessionsQuery;
+
+#[Object]
+impl SessionsQuery {
+    /// The session with this id (scope `read`), or null when it has no events.
+    async fn session(&self, ctx: &Context<'_>, id: String) -> Result<Option<Session>> {
+        require(ctx, Scope::Read)?;
+        Ok(get_session(&state(ctx).db, &id).await?.map(Session))
+    }
+}

@@ -1,0 +1,115 @@
+//! Recording events: validation against the type registry, then one durable write per batch
+//! through the group-commit writer. Every event of a batch gets a result, in input order.
+
+pub mod registry;
+pub mod validate;
+pub mod writer;
+
+use crate::auth::Caller;
+use crate::domain::Reason;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use validate::{RawEvent, Validator};
+use writer::WriteBatch;
+
+/// What happened to one event of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Stored now.
+    Accepted,
+    /// An event with the same id was stored before; nothing was written.
+    Duplicate,
+    /// Invalid; recorded as an error.
+    Rejected,
+}
+
+/// The result of one event.
+#[derive(Debug, Clone)]
+pub struct EventOutcome {
+    /// Position in the batch.
+    pub index: usize,
+    /// The event's id (client's or derived); `None` when rejected without a client id.
+    pub id: Option<String>,
+    /// What happened.
+    pub status: EventStatus,
+    /// Why it was rejected (empty otherwise).
+    pub errors: Vec<Reason>,
+    /// The error row of a rejected event.
+    pub error_id: Option<i64>,
+}
+
+/// Validates and stores a batch for `caller`, answering once it is committed.
+pub async fn record_events(
+    state: &AppState,
+    caller: &Caller,
+    inputs: Vec<RawEvent>,
+) -> AppResult<Vec<EventOutcome>> {
+    let limits = &state.settings.limits;
+    if inputs.len() > limits.max_events_per_batch {
+        return Err(AppError::LimitExceeded(format!(
+            "a batch holds at most {} events (EYE_MAX_EVENTS_PER_BATCH); this one has {}",
+            limits.max_events_per_batch,
+            inputs.len()
+        )));
+    }
+    let received_at = crate::domain::timestamp::truncate_to_micros(state.clock.now());
+    let types = state.registry.snapshot();
+    let validator = Validator {
+        limits,
+        settings: &state.settings.ingest,
+        types: &types,
+        received_at,
+    };
+    let mut batch = WriteBatch {
+        application_id: caller.application_id,
+        received_at,
+        events: Vec::with_capacity(inputs.len()),
+        rejected: Vec::new(),
+    };
+    // Which list (and where in it) each input went, to put the answers back in input order.
+    let mut slots = Vec::with_capacity(inputs.len());
+    for (index, raw) in inputs.into_iter().enumerate() {
+        match validator.validate(index, raw) {
+            Ok(event) => {
+                slots.push(Ok(batch.events.len()));
+                batch.events.push(event);
+            }
+            Err(rejected) => {
+                slots.push(Err(batch.rejected.len()));
+                batch.rejected.push(rejected);
+            }
+        }
+    }
+    let ids: Vec<String> = batch.events.iter().map(|e| e.event_id.clone()).collect();
+    let rejected: Vec<_> = batch
+        .rejected
+        .iter()
+        .map(|r| (r.event_id.clone(), r.reasons.clone()))
+        .collect();
+    let outcome = state.writer.write(batch).await?;
+    let results = slots
+        .into_iter()
+        .enumerate()
+        .map(|(index, slot)| match slot {
+            Ok(i) => EventOutcome {
+                index,
+                id: Some(ids[i].clone()),
+                status: if outcome.inserted[i] {
+                    EventStatus::Accepted
+                } else {
+                    EventStatus::Duplicate
+                },
+                errors: Vec::new(),
+                error_id: None,
+            },
+            Err(i) => EventOutcome {
+                index,
+                id: rejected[i].0.clone(),
+                status: EventStatus::Rejected,
+                errors: rejected[i].1.clone(),
+                error_id: Some(outcome.error_ids[i]),
+            },
+        })
+        .collect();
+    Ok(results)
+}

@@ -1,0 +1,355 @@
+//! Per-event validation: turns one event as sent into either a [`ValidEvent`] ready to store,
+//! or a [`RejectedEvent`] listing every reason it was refused (not only the first), with the
+//! event kept exactly as sent.
+
+use std::io;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::registry::TypeMap;
+use crate::config::{IngestSettings, Limits, UnknownEventTypes};
+use crate::domain::timestamp::format_timestamp;
+use crate::domain::{BoundedText, Reason, ReasonCode, derive_event_id, parse_timestamp};
+
+/// One event as the client sent it. `timestamp` stays raw JSON so a malformed one rejects only
+/// its event, not the whole request.
+#[derive(Debug, Clone)]
+pub struct RawEvent {
+    /// The client's idempotency key, if any.
+    pub id: Option<String>,
+    /// The session the event belongs to.
+    pub session_id: String,
+    /// The event's category.
+    pub category: String,
+    /// The event's name.
+    pub name: String,
+    /// The payload.
+    pub data: Value,
+    /// The time the event happened, unparsed.
+    pub timestamp: Value,
+}
+
+/// An event that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidEvent {
+    /// The client's id, or one derived from the content.
+    pub event_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// Category.
+    pub category: String,
+    /// Name.
+    pub name: String,
+    /// Payload, a JSON object.
+    pub data: Value,
+    /// When it happened, UTC, microseconds.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// An event that did not pass, with everything needed to store it as an error.
+#[derive(Debug, Clone)]
+pub struct RejectedEvent {
+    /// Position in the batch.
+    pub index: usize,
+    /// The client's id, as sent.
+    pub event_id: Option<String>,
+    /// Session id, as sent.
+    pub session_id: String,
+    /// Category, as sent.
+    pub category: String,
+    /// Name, as sent.
+    pub name: String,
+    /// The whole event as sent.
+    pub payload: Value,
+    /// Every reason.
+    pub reasons: Vec<Reason>,
+}
+
+/// What validation needs to know, fixed for one batch.
+pub struct Validator<'a> {
+    /// Limits on fields and payloads.
+    pub limits: &'a Limits,
+    /// Unknown-type policy and timestamp skew.
+    pub settings: &'a IngestSettings,
+    /// Registered types.
+    pub types: &'a TypeMap,
+    /// When the batch arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+impl Validator<'_> {
+    /// Validates the event at `index` of its batch.
+    pub fn validate(&self, index: usize, raw: RawEvent) -> Result<ValidEvent, RejectedEvent> {
+        let mut reasons = Vec::new();
+        let max = self.limits.max_field_chars;
+        let mut field = |name: &str, value: &str| {
+            BoundedText::parse(value, max)
+                .map_err(|e| reasons.push(e.reason(name)))
+                .ok()
+        };
+        let client_id = raw.id.as_deref().map(|id| field("id", id));
+        let session = field("sessionId", &raw.session_id);
+        let category = field("category", &raw.category);
+        let name = field("name", &raw.name);
+        let timestamp = self.check_timestamp(&raw.timestamp, &mut reasons);
+        let data_ok = self.check_data(&raw.data, &mut reasons);
+        if data_ok && let (Some(category), Some(name)) = (&category, &name) {
+            self.check_schema(category.as_str(), name.as_str(), &raw.data, &mut reasons);
+        }
+        match (reasons.is_empty(), session, category, name, timestamp) {
+            (true, Some(session), Some(category), Some(name), Some(timestamp)) => {
+                let event_id = match client_id.flatten() {
+                    Some(id) => id.into_inner(),
+                    None => derive_event_id(
+                        session.as_str(),
+                        category.as_str(),
+                        name.as_str(),
+                        &raw.data,
+                        &timestamp,
+                    ),
+                };
+                Ok(ValidEvent {
+                    event_id,
+                    session_id: session.into_inner(),
+                    category: category.into_inner(),
+                    name: name.into_inner(),
+                    data: raw.data,
+                    timestamp,
+                })
+            }
+            _ => Err(reject(index, raw, reasons)),
+        }
+    }
+
+    fn check_timestamp(&self, raw: &Value, reasons: &mut Vec<Reason>) -> Option<DateTime<Utc>> {
+        let Value::String(text) = raw else {
+            reasons.push(Reason::new(
+                ReasonCode::InvalidTimestamp,
+                "`timestamp` must be a string such as 2021-01-01T09:15:27.243860Z",
+                "/timestamp",
+            ));
+            return None;
+        };
+        let at = match parse_timestamp(text) {
+            Ok(at) => at,
+            Err(e) => {
+                let message = format!("`timestamp` {text:?} is not valid: {}", e.0);
+                reasons.push(Reason::new(ReasonCode::InvalidTimestamp, message, "/timestamp"));
+                return None;
+            }
+        };
+        let skew = Duration::milliseconds(self.settings.max_future_skew_ms as i64);
+        if at > self.received_at + skew {
+            let message = format!(
+                "`timestamp` {} is later than the time of receipt {} (allowed skew {} ms)",
+                format_timestamp(&at),
+                format_timestamp(&self.received_at),
+                self.settings.max_future_skew_ms
+            );
+            reasons.push(Reason::new(ReasonCode::TimestampInFuture, message, "/timestamp"));
+            return None;
+        }
+        Some(at)
+    }
+
+    /// Checks shape, size, depth and characters; `false` when the schema need not be checked.
+    fn check_data(&self, data: &Value, reasons: &mut Vec<Reason>) -> bool {
+        let before = reasons.len();
+        if !data.is_object() {
+            reasons.push(Reason::new(
+                ReasonCode::DataNotObject,
+                format!("`data` must be a JSON object, not {}", json_kind(data)),
+                "/data",
+            ));
+            return false;
+        }
+        let size = json_size(data);
+        if size > self.limits.max_data_bytes {
+            reasons.push(Reason::new(
+                ReasonCode::DataTooLarge,
+                format!(
+                    "`data` is {size} bytes as JSON; the limit is {}",
+                    self.limits.max_data_bytes
+                ),
+                "/data",
+            ));
+            return false;
+        }
+        let (depth, has_nul) = scan(data);
+        if depth > self.limits.max_data_depth {
+            reasons.push(Reason::new(
+                ReasonCode::DataTooDeep,
+                format!(
+                    "`data` is nested {depth} levels deep; the limit is {}",
+                    self.limits.max_data_depth
+                ),
+                "/data",
+            ));
+        }
+        if has_nul {
+            reasons.push(Reason::new(
+                ReasonCode::InvalidCharacter,
+                "`data` contains a NUL character, which cannot be stored",
+                find_nul(data, "/data").unwrap_or_else(|| "/data".into()),
+            ));
+        }
+        reasons.len() == before
+    }
+
+    fn check_schema(&self, category: &str, name: &str, data: &Value, reasons: &mut Vec<Reason>) {
+        let key = (category.to_string(), name.to_string());
+        let Some(registered) = self.types.get(&key) else {
+            if self.settings.unknown_event_types == UnknownEventTypes::Reject {
+                reasons.push(Reason::new(
+                    ReasonCode::UnknownEventType,
+                    format!("no event type `{category}` / `{name}` is registered"),
+                    "/name",
+                ));
+            }
+            return;
+        };
+        let Some(validator) = &registered.validator else {
+            return;
+        };
+        if validator.is_valid(data) {
+            return;
+        }
+        for error in validator.iter_errors(data) {
+            reasons.extend(schema_reasons(&error));
+        }
+    }
+}
+
+/// One reason per violation; `required` and `additionalProperties` point at the property
+/// concerned rather than at the object that holds it.
+fn schema_reasons(error: &jsonschema::ValidationError<'_>) -> Vec<Reason> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let base = format!("/data{}", error.instance_path().as_str());
+    let message = error.to_string();
+    let paths: Vec<String> = match error.kind() {
+        Kind::Required { property } => vec![format!(
+            "{base}/{}",
+            escape_pointer(property.as_str().unwrap_or_default())
+        )],
+        Kind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|p| format!("{base}/{}", escape_pointer(p)))
+            .collect(),
+        _ => vec![base],
+    };
+    paths
+        .into_iter()
+        .map(|path| Reason::new(ReasonCode::SchemaViolation, message.clone(), path))
+        .collect()
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+fn reject(index: usize, raw: RawEvent, reasons: Vec<Reason>) -> RejectedEvent {
+    let mut payload = json!({
+        "sessionId": raw.session_id,
+        "category": raw.category,
+        "name": raw.name,
+        "data": raw.data,
+        "timestamp": raw.timestamp,
+    });
+    if let Some(id) = &raw.id {
+        payload["id"] = Value::String(id.clone());
+    }
+    RejectedEvent {
+        index,
+        event_id: raw.id,
+        session_id: raw.session_id,
+        category: raw.category,
+        name: raw.name,
+        payload,
+        reasons,
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The size of `value` as compact JSON, without building the text.
+pub fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// The nesting depth of `value` (a scalar is 0, `{}` is 1) and whether any key or string in it
+/// holds a NUL character. Allocates nothing: this runs for every event.
+fn scan(value: &Value) -> (usize, bool) {
+    match value {
+        Value::Object(map) => map.iter().fold((1, false), |(depth, nul), (key, item)| {
+            let (d, n) = scan(item);
+            (depth.max(d + 1), nul || n || key.contains('\0'))
+        }),
+        Value::Array(items) => items.iter().fold((1, false), |(depth, nul), item| {
+            let (d, n) = scan(item);
+            (depth.max(d + 1), nul || n)
+        }),
+        Value::String(s) => (0, s.contains('\0')),
+        _ => (0, false),
+    }
+}
+
+/// The JSON Pointer (under `path`) of the first key or string holding a NUL character.
+fn find_nul(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let item_path = format!("{path}/{}", escape_pointer(key));
+            if key.contains('\0') {
+                return Some(item_path);
+            }
+            find_nul(item, &item_path)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_nul(item, &format!("{path}/{i}"))),
+        Value::String(s) if s.contains('\0') => Some(path.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_measures_depth_and_finds_nul() {
+        assert_eq!(scan(&json!({})), (1, false));
+        assert_eq!(scan(&json!({"a": {"b": [1]}})), (3, false));
+        assert_eq!(scan(&json!({"a": ["x\0"]})), (2, true));
+        assert_eq!(find_nul(&json!({"a": ["x", "y\0"]}), "/data").as_deref(), Some("/data/a/1"));
+        assert_eq!(find_nul(&json!({"k/\0": 1}), "/data").as_deref(), Some("/data/k~1\0"));
+    }
+
+    #[test]
+    fn json_size_is_the_compact_length() {
+        let value = json!({"host": "a", "n": [1, 2]});
+        assert_eq!(json_size(&value), serde_json::to_vec(&value).unwrap().len());
+    }
+}

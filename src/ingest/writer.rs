@@ -1,0 +1,269 @@
+//! The group-commit writer.
+//!
+//! Every `recordEvents` call hands its validated batch to one writer task and waits for the
+//! answer. The writer takes whatever batches are queued (up to `EYE_MAX_COMMIT_EVENTS` events)
+//! and stores them in one transaction, then answers each caller. Concurrent requests therefore
+//! share one commit — one fsync on SQLite — instead of queueing for a transaction each, and a
+//! caller is answered only after its events are durable.
+//!
+//! Duplicates are decided by the database, not by luck: `UNIQUE (application_id, event_id)`
+//! with `ON CONFLICT DO NOTHING … RETURNING` tells which rows were new, also across instances
+//! sharing one PostgreSQL. Within one group the first occurrence of an id wins.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::validate::{RejectedEvent, ValidEvent};
+use crate::config::IngestSettings;
+use crate::entities::{event_error_codes, event_errors, events};
+use crate::error::{AppError, AppResult};
+
+/// Rows per multi-row `INSERT`; keeps the bound parameters far below SQLite's limit.
+const INSERT_CHUNK_ROWS: usize = 500;
+
+/// One request's validated batch.
+#[derive(Debug)]
+pub struct WriteBatch {
+    /// The sending application.
+    pub application_id: i32,
+    /// When the batch arrived.
+    pub received_at: DateTime<Utc>,
+    /// Events to store.
+    pub events: Vec<ValidEvent>,
+    /// Events to record as errors.
+    pub rejected: Vec<RejectedEvent>,
+}
+
+/// What happened to a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// For each of `events`, whether it was new (`false`: a duplicate).
+    pub inserted: Vec<bool>,
+    /// For each of `rejected`, the id of its error row.
+    pub error_ids: Vec<i64>,
+}
+
+struct Pending {
+    batch: WriteBatch,
+    reply: oneshot::Sender<AppResult<WriteOutcome>>,
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Pending>,
+    timeout: Duration,
+}
+
+impl Writer {
+    /// Starts the writer task. It ends once every handle is dropped and the queue is drained.
+    pub fn spawn(db: DatabaseConnection, settings: &IngestSettings) -> (Self, JoinHandle<()>) {
+        let (queue, rx) = mpsc::channel(settings.write_queue_capacity.max(1));
+        let task = tokio::spawn(run(db, rx, settings.max_commit_events.max(1)));
+        let writer = Self {
+            queue,
+            timeout: Duration::from_millis(settings.write_timeout_ms),
+        };
+        (writer, task)
+    }
+
+    /// Stores a batch and returns once it is committed (or failed, or timed out).
+    pub async fn write(&self, batch: WriteBatch) -> AppResult<WriteOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let work = async {
+            self.queue
+                .send(Pending { batch, reply })
+                .await
+                .map_err(|_| AppError::Unavailable("the service is shutting down".into()))?;
+            answer
+                .await
+                .map_err(|_| AppError::Unavailable("the writer stopped; retry".into()))?
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AppError::Unavailable(
+                    "storing the batch took too long; retrying it is safe".into(),
+                ))
+            })
+    }
+}
+
+async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, max_events: usize) {
+    while let Some(first) = rx.recv().await {
+        let mut size = first.batch.events.len() + first.batch.rejected.len();
+        let mut group = vec![first];
+        while size < max_events {
+            match rx.try_recv() {
+                Ok(next) => {
+                    size += next.batch.events.len() + next.batch.rejected.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
+        let result = commit_group(&db, &batches).await;
+        match result {
+            Ok(outcomes) => {
+                for (pending, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = pending.reply.send(Ok(outcome));
+                }
+            }
+            Err(err) => {
+                let err = AppError::from(err);
+                tracing::error!(error = ?err, batches = group.len(), "group commit failed");
+                for pending in group {
+                    let _ = pending.reply.send(Err(copy_error(&err)));
+                }
+            }
+        }
+    }
+}
+
+fn copy_error(err: &AppError) -> AppError {
+    match err {
+        AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
+        _ => AppError::Internal(anyhow::anyhow!("storing the batch failed: {err:?}")),
+    }
+}
+
+async fn commit_group(
+    db: &DatabaseConnection,
+    batches: &[&WriteBatch],
+) -> Result<Vec<WriteOutcome>, sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    // First occurrence of each (application, id) in the group; later ones are duplicates
+    // without asking the database.
+    let mut first_seen: HashSet<(i32, &str)> = HashSet::new();
+    let mut to_insert: Vec<(i32, DateTime<Utc>, &ValidEvent)> = Vec::new();
+    for batch in batches {
+        for event in &batch.events {
+            if first_seen.insert((batch.application_id, event.event_id.as_str())) {
+                to_insert.push((batch.application_id, batch.received_at, event));
+            }
+        }
+    }
+    let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
+    for chunk in to_insert.chunks(INSERT_CHUNK_ROWS) {
+        inserted.extend(insert_events(&txn, chunk).await?);
+    }
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut error_ids = Vec::with_capacity(batch.rejected.len());
+        for rejected in &batch.rejected {
+            error_ids.push(insert_error(&txn, batch, rejected).await?);
+        }
+        // `remove` hands each stored row to exactly one event: a repeat within the group finds
+        // it gone and is reported as a duplicate.
+        let inserted = batch
+            .events
+            .iter()
+            .map(|e| inserted.remove(&(batch.application_id, e.event_id.clone())))
+            .collect();
+        outcomes.push(WriteOutcome {
+            inserted,
+            error_ids,
+        });
+    }
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+async fn insert_events(
+    txn: &impl ConnectionTrait,
+    rows: &[(i32, DateTime<Utc>, &ValidEvent)],
+) -> Result<Vec<(i32, String)>, sea_orm::DbErr> {
+    use events::Column as C;
+    let mut insert = Query::insert();
+    insert.into_table(events::Entity).columns([
+        C::EventId,
+        C::ApplicationId,
+        C::SessionId,
+        C::Category,
+        C::Name,
+        C::Data,
+        C::Timestamp,
+        C::ReceivedAt,
+        C::Processed,
+    ]);
+    for (application_id, received_at, e) in rows {
+        insert.values_panic([
+            e.event_id.clone().into(),
+            (*application_id).into(),
+            e.session_id.clone().into(),
+            e.category.clone().into(),
+            e.name.clone().into(),
+            e.data.clone().into(),
+            e.timestamp.into(),
+            (*received_at).into(),
+            false.into(),
+        ]);
+    }
+    insert
+        .on_conflict(
+            OnConflict::columns([C::ApplicationId, C::EventId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning(Query::returning().columns([C::ApplicationId, C::EventId]));
+    let returned = txn.query_all(&insert).await?;
+    returned
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<i32>("", "application_id")?,
+                row.try_get::<String>("", "event_id")?,
+            ))
+        })
+        .collect()
+}
+
+async fn insert_error(
+    txn: &impl ConnectionTrait,
+    batch: &WriteBatch,
+    rejected: &RejectedEvent,
+) -> Result<i64, sea_orm::DbErr> {
+    let reasons = serde_json::to_value(&rejected.reasons)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("encoding reasons: {e}")))?;
+    let row = event_errors::ActiveModel {
+        application_id: Set(batch.application_id),
+        received_at: Set(batch.received_at),
+        batch_index: Set(rejected.index as i32),
+        event_id: Set(rejected.event_id.as_deref().map(clip)),
+        session_id: Set(Some(clip(&rejected.session_id))),
+        category: Set(Some(clip(&rejected.category))),
+        name: Set(Some(clip(&rejected.name))),
+        payload: Set(rejected.payload.clone()),
+        reasons: Set(reasons),
+        ..Default::default()
+    };
+    let id = event_errors::Entity::insert(row)
+        .exec(txn)
+        .await?
+        .last_insert_id;
+    let mut codes: Vec<&str> = rejected.reasons.iter().map(|r| r.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let rows = codes.into_iter().map(|code| event_error_codes::ActiveModel {
+        error_id: Set(id),
+        code: Set(code.to_string()),
+    });
+    event_error_codes::Entity::insert_many(rows).exec(txn).await?;
+    Ok(id)
+}
+
+/// Identifying columns of an error row are for filtering and display; the full values stay in
+/// the payload. Long or NUL-bearing values are shortened so that storing the error can never
+/// fail for the very reason the event was rejected.
+fn clip(value: &str) -> String {
+    value.chars().filter(|c| *c != '\0').take(256).collect()
+}

@@ -1,0 +1,38 @@
+//! The Eye: a self-hosted event-collection service.
+//!
+//! Applications (trusted clients holding API keys) send batches of analytics events through a
+//! GraphQL API. Each batch is validated event by event, durably stored, and answered with one
+//! result per event; invalid events are kept as queryable errors. A background job maintains
+//! per-session bookkeeping and count aggregates, and the data team queries events, sessions,
+//! grouped counts and errors.
+//!
+//! # Layout
+//! Requests flow transport → services → storage:
+//! - [`server`]: the axum router and [`server::serve`], which the binary and the tests both call.
+//! - [`graphql`]: the schema assembled in one place, one resolver file per resource, and the
+//!   mapping from [`error::AppError`] to stable GraphQL error codes.
+//! - [`graphiql`]: the in-browser IDE, with its assets compiled into the binary.
+//! - [`auth`]: API keys, scopes and the authenticated caller of a request.
+//! - [`domain`]: types that parse (timestamps, session ids, event types, event ids).
+//! - [`ingest`]: the event-type registry, per-event validation and the group-commit writer.
+//! - [`processing`]: the background job (`run_once` and the loop around it).
+//! - [`query`]: read services for events, sessions, counts and errors.
+//! - [`entities`]: sea-orm entities; the schema itself lives in the `migration` crate.
+//! - [`config`], [`cli`], [`db`], [`clock`], [`error`]: settings, commands, connections, time and
+//!   the error taxonomy.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod graphiql;
+pub mod graphql;
+pub mod ingest;
+pub mod processing;
+pub mod query;
+pub mod server;
+pub mod state;

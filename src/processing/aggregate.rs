@@ -1,0 +1,123 @@
+//! Folding claimed events into aggregate deltas in memory, so that a batch of thousands of
+//! events becomes a few upserts. Keys are kept sorted so that concurrent runs on PostgreSQL
+//! lock aggregate rows in the same order and cannot deadlock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+/// The fields of a claimed event that aggregation needs.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    /// Sending application.
+    pub application_id: i32,
+    /// Session.
+    pub session_id: String,
+    /// Category.
+    pub category: String,
+    /// Name.
+    pub name: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Per-session change: earliest and latest timestamp, and how many events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionDelta {
+    /// Earliest timestamp in the batch.
+    pub first_seen: DateTime<Utc>,
+    /// Latest timestamp in the batch.
+    pub last_seen: DateTime<Utc>,
+    /// Events in the batch.
+    pub count: i64,
+}
+
+/// Everything one batch adds to the aggregates.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    /// By session id.
+    pub sessions: BTreeMap<String, SessionDelta>,
+    /// (session id, application id) pairs seen.
+    pub session_applications: BTreeSet<(String, i32)>,
+    /// By (session id, category, name).
+    pub session_types: BTreeMap<(String, String, String), i64>,
+    /// By (hour, category, name).
+    pub hourly: BTreeMap<(DateTime<Utc>, String, String), i64>,
+}
+
+/// The start of the hour holding `at`.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
+}
+
+impl Deltas {
+    /// Folds a batch of events.
+    pub fn from_events(events: &[ClaimedEvent]) -> Self {
+        let mut deltas = Deltas::default();
+        for e in events {
+            deltas
+                .sessions
+                .entry(e.session_id.clone())
+                .and_modify(|s| {
+                    s.first_seen = s.first_seen.min(e.timestamp);
+                    s.last_seen = s.last_seen.max(e.timestamp);
+                    s.count += 1;
+                })
+                .or_insert(SessionDelta {
+                    first_seen: e.timestamp,
+                    last_seen: e.timestamp,
+                    count: 1,
+                });
+            deltas
+                .session_applications
+                .insert((e.session_id.clone(), e.application_id));
+            *deltas
+                .session_types
+                .entry((e.session_id.clone(), e.category.clone(), e.name.clone()))
+                .or_default() += 1;
+            *deltas
+                .hourly
+                .entry((hour_of(e.timestamp), e.category.clone(), e.name.clone()))
+                .or_default() += 1;
+        }
+        deltas
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(session: &str, name: &str, app: i32, at: &str) -> ClaimedEvent {
+        ClaimedEvent {
+            application_id: app,
+            session_id: session.into(),
+            category: "c".into(),
+            name: name.into(),
+            timestamp: DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc),
+        }
+    }
+
+    #[test]
+    fn folds_events_into_exact_deltas() {
+        let events = [
+            event("s1", "a", 1, "2021-01-01T09:59:59Z"),
+            event("s1", "a", 2, "2021-01-01T10:00:00Z"),
+            event("s1", "b", 1, "2021-01-01T09:00:00Z"),
+            event("s2", "a", 1, "2021-01-01T10:30:00Z"),
+        ];
+        let d = Deltas::from_events(&events);
+        let s1 = d.sessions["s1"];
+        assert_eq!(s1.count, 3);
+        assert_eq!(s1.first_seen, events[2].timestamp);
+        assert_eq!(s1.last_seen, events[1].timestamp);
+        assert_eq!(d.sessions["s2"].count, 1);
+        assert_eq!(d.session_applications.len(), 3);
+        assert_eq!(d.session_types[&("s1".into(), "c".into(), "a".into())], 2);
+        let nine = hour_of(events[0].timestamp);
+        let ten = hour_of(events[1].timestamp);
+        assert_eq!(d.hourly[&(nine, "c".into(), "a".into())], 1);
+        assert_eq!(d.hourly[&(ten, "c".into(), "a".into())], 2);
+        assert_eq!(d.hourly[&(nine, "c".into(), "b".into())], 1);
+    }
+}

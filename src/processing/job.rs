@@ -1,0 +1,162 @@
+//! One step of the background job, and running it until no work is left.
+//!
+//! A step claims up to `batch_size` unprocessed events by flipping their `processed` flag
+//! (`UPDATE … WHERE seq IN (SELECT … WHERE NOT processed …) RETURNING …`), folds them into
+//! aggregate deltas and applies those with atomic upserts — all in one transaction. So:
+//! - two overlapping runs never claim the same event: the flag flip is the claim, and a row
+//!   already flipped no longer matches `NOT processed` (PostgreSQL re-checks the condition after
+//!   waiting on the row lock; `SKIP LOCKED` avoids the wait; SQLite runs writers one at a time);
+//! - a run that dies before commit leaves its events unprocessed for the next run, and one that
+//!   commits has counted them exactly once: nothing is skipped or counted twice;
+//! - there is no "last processed id" watermark, so events whose ingest sequence commits late
+//!   (concurrent writers on PostgreSQL) are still picked up.
+
+use std::time::Instant;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+
+use super::aggregate::{ClaimedEvent, Deltas};
+use crate::db::Sql;
+use crate::error::AppResult;
+
+/// Rows per multi-row upsert statement.
+const UPSERT_CHUNK_ROWS: usize = 500;
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessReport {
+    /// Events aggregated.
+    pub events_processed: u64,
+    /// Transactions committed.
+    pub batches: u64,
+    /// Distinct sessions updated (summed over batches).
+    pub sessions_updated: u64,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+}
+
+/// Runs steps until a step finds nothing to do.
+pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResult<ProcessReport> {
+    let started = Instant::now();
+    let mut report = ProcessReport::default();
+    loop {
+        let (events, sessions) = run_once(db, batch_size).await?;
+        if events == 0 {
+            break;
+        }
+        report.events_processed += events;
+        report.sessions_updated += sessions;
+        report.batches += 1;
+        if events < batch_size {
+            break;
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// One step: claims and aggregates up to `batch_size` events in one transaction. Returns the
+/// numbers of events and of sessions it updated.
+pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
+    let txn = db.begin().await?;
+    let claimed = claim(&txn, batch_size.max(1)).await?;
+    if claimed.is_empty() {
+        txn.commit().await?;
+        return Ok((0, 0));
+    }
+    let deltas = Deltas::from_events(&claimed);
+    apply(&txn, &deltas).await?;
+    txn.commit().await?;
+    Ok((claimed.len() as u64, deltas.sessions.len() as u64))
+}
+
+async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<ClaimedEvent>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push(
+        "UPDATE events SET processed = TRUE WHERE seq IN \
+         (SELECT seq FROM events WHERE NOT processed ORDER BY seq LIMIT ",
+    )
+    .bind(batch_size as i64);
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(") RETURNING application_id, session_id, category, name, timestamp");
+    let rows = txn.query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClaimedEvent {
+                application_id: row.try_get("", "application_id")?,
+                session_id: row.try_get("", "session_id")?,
+                category: row.try_get("", "category")?,
+                name: row.try_get("", "name")?,
+                timestamp: row.try_get("", "timestamp")?,
+            })
+        })
+        .collect()
+}
+
+async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let sessions: Vec<_> = deltas.sessions.iter().collect();
+    for chunk in sessions.chunks(UPSERT_CHUNK_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ");
+        for (i, (id, d)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(id.as_str()).push(", ").bind(d.first_seen).push(", ");
+            sql.bind(d.last_seen).push(", ").bind(d.count).push(")");
+        }
+        sql.push(
+            " ON CONFLICT (session_id) DO UPDATE SET \
+             first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
+               THEN excluded.first_seen ELSE sessions.first_seen END, \
+             last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
+               THEN excluded.last_seen ELSE sessions.last_seen END, \
+             event_count = sessions.event_count + excluded.event_count",
+        );
+        txn.execute_raw(sql.build()).await?;
+    }
+    let pairs: Vec<_> = deltas.session_applications.iter().collect();
+    for chunk in pairs.chunks(UPSERT_CHUNK_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO session_applications (session_id, application_id) VALUES ");
+        for (i, (session, app)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(session.as_str()).push(", ").bind(*app).push(")");
+        }
+        sql.push(" ON CONFLICT (session_id, application_id) DO NOTHING");
+        txn.execute_raw(sql.build()).await?;
+    }
+    let types: Vec<_> = deltas.session_types.iter().collect();
+    for chunk in types.chunks(UPSERT_CHUNK_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ");
+        for (i, ((session, category, name), count)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(session.as_str()).push(", ").bind(category.as_str()).push(", ");
+            sql.bind(name.as_str()).push(", ").bind(**count).push(")");
+        }
+        sql.push(
+            " ON CONFLICT (session_id, category, name) DO UPDATE SET \
+             event_count = session_type_counts.event_count + excluded.event_count",
+        );
+        txn.execute_raw(sql.build()).await?;
+    }
+    let hourly: Vec<_> = deltas.hourly.iter().collect();
+    for chunk in hourly.chunks(UPSERT_CHUNK_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ");
+        for (i, ((bucket, category, name), count)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(*bucket).push(", ").bind(category.as_str()).push(", ");
+            sql.bind(name.as_str()).push(", ").bind(**count).push(")");
+        }
+        sql.push(
+            " ON CONFLICT (bucket_start, category, name) DO UPDATE SET \
+             event_count = type_counts_hourly.event_count + excluded.event_count",
+        );
+        txn.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Grouped event counts, served from the aggregates the background job maintains.
+//!
+//! A count is the sum of up to three parts, combined in one SQL statement (one snapshot, so an
+//! event is never counted both as raw and as aggregated while the job commits):
+//! 1. the aggregate rows that answer the filter exactly (whole hours of `type_counts_hourly`,
+//!    or `session_type_counts` / `sessions` when there is no time range);
+//! 2. events in the same range that the job has not processed yet (a small, indexed set);
+//! 3. raw events where no aggregate can answer: the partial hours at the edges of a time range,
+//!    and any time range combined with a session (grouping or filter), which has no hourly
+//!    aggregate.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+use super::EventFilter;
+use crate::db::Sql;
+use crate::error::AppResult;
+use crate::processing::aggregate::hour_of;
+
+/// What to group counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountDimension {
+    /// By session id.
+    Session,
+    /// By category.
+    Category,
+    /// By name.
+    Name,
+}
+
+impl CountDimension {
+    fn column(self) -> &'static str {
+        match self {
+            CountDimension::Session => "session_id",
+            CountDimension::Category => "category",
+            CountDimension::Name => "name",
+        }
+    }
+}
+
+/// The count of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCount {
+    /// The group's key (a session id, category or name).
+    pub key: String,
+    /// Events in the group.
+    pub count: i64,
+}
+
+/// Which events a raw part counts.
+#[derive(Clone, Copy)]
+enum Raw {
+    All,
+    Unprocessed,
+}
+
+/// A half-open or closed time range on event timestamps.
+#[derive(Clone, Copy, Default)]
+struct Range {
+    from: Option<DateTime<Utc>>,
+    /// Exclusive end.
+    until: Option<DateTime<Utc>>,
+}
+
+/// Counts events matching `filter` grouped by `dimension`, largest first (ties by key), at most
+/// `limit` groups.
+pub async fn event_counts(
+    db: &DatabaseConnection,
+    dimension: CountDimension,
+    filter: &EventFilter,
+    limit: u64,
+) -> AppResult<Vec<KeyCount>> {
+    filter.check()?;
+    let key = dimension.column();
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT k, CAST(SUM(c) AS BIGINT) AS n FROM (");
+    let whole = Range {
+        from: filter.from,
+        until: filter.to.map(|t| t + TimeDelta::microseconds(1)),
+    };
+    let timed = filter.from.is_some() || filter.to.is_some();
+    let per_session = filter.session_id.is_some() || dimension == CountDimension::Session;
+    if per_session && timed {
+        raw_part(&mut sql, key, filter, whole, Raw::All);
+    } else if per_session {
+        let table = if filter.category.is_none() && filter.name.is_none() && filter.session_id.is_none() {
+            "sessions"
+        } else {
+            "session_type_counts"
+        };
+        aggregate_part(&mut sql, table, key, filter, None);
+        sql.push(" UNION ALL ");
+        raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
+    } else {
+        hourly_parts(&mut sql, key, filter, whole);
+    }
+    sql.push(") t GROUP BY k ORDER BY n DESC, k ASC LIMIT ")
+        .bind(limit as i64);
+    let rows = db.query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(KeyCount {
+                key: row.try_get("", "k")?,
+                count: row.try_get("", "n")?,
+            })
+        })
+        .collect()
+}
+
+/// Whole hours from `type_counts_hourly`, plus raw events at the partial edges and unprocessed
+/// events inside the whole hours.
+fn hourly_parts(sql: &mut Sql, key: &str, filter: &EventFilter, whole: Range) {
+    let full = Range {
+        from: whole.from.map(ceil_hour),
+        until: whole.until.map(hour_of),
+    };
+    if let (Some(start), Some(end)) = (full.from, full.until)
+        && start >= end
+    {
+        // No whole hour inside the range: count it raw.
+        raw_part(sql, key, filter, whole, Raw::All);
+        return;
+    }
+    aggregate_part(sql, "type_counts_hourly", key, filter, Some(full));
+    sql.push(" UNION ALL ");
+    raw_part(sql, key, filter, full, Raw::Unprocessed);
+    if let (Some(from), Some(start)) = (whole.from, full.from)
+        && from < start
+    {
+        sql.push(" UNION ALL ");
+        let edge = Range { from: Some(from), until: Some(start) };
+        raw_part(sql, key, filter, edge, Raw::All);
+    }
+    if let (Some(end), Some(until)) = (full.until, whole.until)
+        && end < until
+    {
+        sql.push(" UNION ALL ");
+        let edge = Range { from: Some(end), until: Some(until) };
+        raw_part(sql, key, filter, edge, Raw::All);
+    }
+}
+
+fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = hour_of(at);
+    if floor == at { at } else { floor + TimeDelta::hours(1) }
+}
+
+fn aggregate_part(sql: &mut Sql, table: &str, key: &str, filter: &EventFilter, hours: Option<Range>) {
+    sql.push(&format!("SELECT {key} AS k, event_count AS c FROM {table} WHERE 1 = 1"));
+    if let Some(session) = &filter.session_id {
+        sql.push(" AND session_id = ").bind(session.as_str());
+    }
+    if table != "sessions" {
+        push_type_filter(sql, filter);
+    }
+    if let Some(hours) = hours {
+        if let Some(from) = hours.from {
+            sql.push(" AND bucket_start >= ").bind(from);
+        }
+        if let Some(until) = hours.until {
+            sql.push(" AND bucket_start < ").bind(until);
+        }
+    }
+}
+
+fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
+    sql.push(&format!("SELECT {key} AS k, COUNT(*) AS c FROM events WHERE "));
+    sql.push(match which {
+        Raw::All => "1 = 1",
+        Raw::Unprocessed => "NOT processed",
+    });
+    if let Some(session) = &filter.session_id {
+        sql.push(" AND session_id = ").bind(session.as_str());
+    }
+    push_type_filter(sql, filter);
+    if let Some(from) = range.from {
+        sql.push(" AND timestamp >= ").bind(from);
+    }
+    if let Some(until) = range.until {
+        sql.push(" AND timestamp < ").bind(until);
+    }
+    sql.push(&format!(" GROUP BY {key}"));
+}
+
+fn push_type_filter(sql: &mut Sql, filter: &EventFilter) {
+    if let Some(category) = &filter.category {
+        sql.push(" AND category = ").bind(category.as_str());
+    }
+    if let Some(name) = &filter.name {
+        sql.push(" AND name = ").bind(name.as_str());
+    }
+}

@@ -1,0 +1,73 @@
+//! Read services for the data team: events, sessions, grouped counts and rejected events.
+//! They take plain domain arguments and return rows; the GraphQL layer shapes the answers.
+
+pub mod counts;
+pub mod cursor;
+pub mod errors;
+pub mod events;
+pub mod sessions;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Limits;
+use crate::error::{AppError, AppResult};
+
+/// Filters on events, all optional and combined with AND; `from` and `to` are inclusive.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this session.
+    pub session_id: Option<String>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only this name.
+    pub name: Option<String>,
+    /// Timestamp at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Timestamp at or before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl EventFilter {
+    /// Refuses a range that ends before it starts.
+    pub fn check(&self) -> AppResult<()> {
+        check_range(self.from, self.to)
+    }
+}
+
+/// Refuses `from` later than `to`.
+pub fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> AppResult<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(AppError::BadInput(
+            "`from` is later than `to`; the range would be empty".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The page size to use for `first`, within the configured limits.
+pub fn page_size(first: Option<i32>, limits: &Limits) -> AppResult<u64> {
+    match first {
+        None => Ok(limits.default_page_size.min(limits.max_page_size)),
+        Some(n) if n < 0 => Err(AppError::BadInput("`first` must not be negative".into())),
+        Some(n) if n as u64 > limits.max_page_size => Err(AppError::LimitExceeded(format!(
+            "`first` is at most {} (EYE_MAX_PAGE_SIZE)",
+            limits.max_page_size
+        ))),
+        Some(n) => Ok(n as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_defaults_and_limits() {
+        let limits = Limits::default();
+        assert_eq!(page_size(None, &limits).unwrap(), 100);
+        assert_eq!(page_size(Some(0), &limits).unwrap(), 0);
+        assert_eq!(page_size(Some(1000), &limits).unwrap(), 1000);
+        assert_eq!(page_size(Some(1001), &limits).unwrap_err().code(), "LIMIT_EXCEEDED");
+        assert_eq!(page_size(Some(-1), &limits).unwrap_err().code(), "BAD_USER_INPUT");
+    }
+}

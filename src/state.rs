@@ -1,0 +1,25 @@
+//! The dependencies every request shares, built once by the server and handed to the schema.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ingest::registry::Registry;
+use crate::ingest::writer::Writer;
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The connection pool.
+    pub db: DatabaseConnection,
+    /// All settings.
+    pub settings: Arc<Settings>,
+    /// Event types and their compiled schemas.
+    pub registry: Arc<Registry>,
+    /// The group-commit writer.
+    pub writer: Writer,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+}
