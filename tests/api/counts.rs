@@ -1,0 +1,149 @@
+//! Grouped counts: exact for every filter, before, during and after background processing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{event, spawn_app};
+
+struct Row {
+    session: String,
+    category: String,
+    name: String,
+    at: DateTime<Utc>,
+}
+
+/// Events spread over five hours, at awkward minutes, in three sessions and four types.
+fn dataset() -> Vec<Row> {
+    let start: DateTime<Utc> = "2021-01-01T08:00:00Z".parse().unwrap();
+    let types = [
+        ("page interaction", "pageview"),
+        ("page interaction", "cta click"),
+        ("form interaction", "submit"),
+        ("video", "pageview"),
+    ];
+    (0..120)
+        .map(|i: i64| {
+            let (category, name) = types[(i % 4) as usize];
+            Row {
+                session: format!("s{}", i % 3),
+                category: category.into(),
+                name: name.into(),
+                at: start + Duration::seconds(i * 151 + (i % 7) * 13),
+            }
+        })
+        .collect()
+}
+
+fn as_input(rows: &[Row], offset: usize) -> Value {
+    let events: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let at = r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            event(&r.session, &r.category, &r.name, &at, Some(&format!("id{}", i + offset)))
+        })
+        .collect();
+    json!(events)
+}
+
+/// The counts computed by brute force, ordered like the API (largest first, then key).
+fn expected(rows: &[Row], group_by: &str, filter: &Value) -> Vec<(String, i64)> {
+    let parse = |v: &Value| v.as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap());
+    let (from, to) = (parse(&filter["from"]), parse(&filter["to"]));
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for r in rows {
+        let keep = filter["sessionId"].as_str().is_none_or(|s| s == r.session)
+            && filter["category"].as_str().is_none_or(|c| c == r.category)
+            && filter["name"].as_str().is_none_or(|n| n == r.name)
+            && from.is_none_or(|f| r.at >= f)
+            && to.is_none_or(|t| r.at <= t);
+        if keep {
+            let key = match group_by {
+                "SESSION" => &r.session,
+                "CATEGORY" => &r.category,
+                _ => &r.name,
+            };
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+    }
+    let mut list: Vec<(String, i64)> = counts.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    list
+}
+
+fn filters() -> Vec<Value> {
+    vec![
+        json!({}),
+        json!({ "sessionId": "s1" }),
+        json!({ "category": "page interaction" }),
+        json!({ "name": "pageview" }),
+        json!({ "category": "page interaction", "name": "pageview" }),
+        // Whole hours only.
+        json!({ "from": "2021-01-01T09:00:00Z", "to": "2021-01-01T10:59:59.999999Z" }),
+        // Partial hours at both edges, with whole hours between.
+        json!({ "from": "2021-01-01T08:17:03Z", "to": "2021-01-01T11:41:30Z" }),
+        // Inside a single hour.
+        json!({ "from": "2021-01-01T09:10:00Z", "to": "2021-01-01T09:50:00Z" }),
+        // Open-ended ranges.
+        json!({ "from": "2021-01-01T10:30:00Z" }),
+        json!({ "to": "2021-01-01T09:30:00Z" }),
+        // Boundaries exactly on events.
+        json!({ "from": "2021-01-01T08:02:31Z", "to": "2021-01-01T08:02:31Z" }),
+        json!({ "sessionId": "s2", "from": "2021-01-01T08:30:00Z", "to": "2021-01-01T10:30:00Z" }),
+        json!({ "sessionId": "s0", "category": "video" }),
+        json!({ "category": "form interaction", "from": "2021-01-01T08:45:00Z" }),
+        json!({ "sessionId": "none" }),
+    ]
+}
+
+async fn assert_all_counts(app: &crate::helpers::TestApp, rows: &[Row], stage: &str) {
+    for filter in filters() {
+        for group_by in ["SESSION", "CATEGORY", "NAME"] {
+            let got = app.counts(group_by, filter.clone()).await;
+            assert_eq!(got, expected(rows, group_by, &filter), "{stage}: {group_by} {filter}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn counts_are_exact_for_every_filter_whatever_has_been_processed() {
+    let app = spawn_app().await;
+    let rows = dataset();
+    let (first, second) = rows.split_at(70);
+    app.record(as_input(first, 0)).await;
+    assert_all_counts(&app, first, "nothing processed").await;
+
+    let report = app.process().await;
+    assert_eq!(report["eventsProcessed"], 70);
+    assert_all_counts(&app, first, "all processed").await;
+
+    app.record(as_input(second, 70)).await;
+    assert_all_counts(&app, &rows, "partly processed").await;
+
+    app.process().await;
+    assert_all_counts(&app, &rows, "all processed again").await;
+
+    // Duplicates and rejected events never count.
+    app.record(as_input(first, 0)).await;
+    app.record(json!([event("s0", "video", "pageview", "2999-01-01T00:00:00Z", None)])).await;
+    app.process().await;
+    assert_all_counts(&app, &rows, "after duplicates").await;
+}
+
+#[tokio::test]
+async fn counts_are_served_from_aggregates_after_processing() {
+    let app = spawn_app().await;
+    let rows = dataset();
+    app.record(as_input(&rows, 0)).await;
+    app.process().await;
+    // The aggregates alone hold the totals: one row per type and hour, far fewer than events.
+    let hourly = app.table_count("type_counts_hourly").await;
+    assert!(hourly < rows.len() as i64 / 4, "{hourly} hourly rows");
+    assert_eq!(app.table_count("sessions").await, 3);
+    let data = app
+        .ok(&app.read_key, "{ eventCounts(groupBy: CATEGORY, first: 1) { key count } }", json!({}))
+        .await;
+    assert_eq!(data["eventCounts"], json!([{ "key": "page interaction", "count": 60 }]));
+}

@@ -1,0 +1,267 @@
+//! `TestApp`: the real server on port 0 with a fresh database, and helpers to talk to it.
+//!
+//! Each test gets its own SQLite file in a temporary directory, or, when
+//! `EYE_TEST_POSTGRES_URL` is set, its own freshly created PostgreSQL database.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use the_eye::auth::{Scope, Scopes, keys};
+use the_eye::clock::{Clock, ManualClock, SystemClock};
+use the_eye::config::Settings;
+use tokio::sync::oneshot;
+
+/// A running server and keys with each scope.
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub admin_key: String,
+    pub ingest_key: String,
+    pub read_key: String,
+    pub database_url: String,
+    pub clock: Option<ManualClock>,
+    _dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Spawns the app with default settings, except that the background job only runs on demand.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after letting `configure` change the settings.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(configure, None).await
+}
+
+/// Spawns the app with a clock fixed at `now`.
+pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
+    spawn(|_| {}, Some(ManualClock::new(now))).await
+}
+
+async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(&dir).await;
+    let mut settings = Settings::default();
+    settings.database.database_url = database_url.clone();
+    settings.processing.process_interval_ms = 3_600_000;
+    configure(&mut settings);
+
+    let db = the_eye::db::connect(&settings.database).await.expect("connect");
+    the_eye::db::migrate(&db).await.expect("migrate");
+    let key = |app: &'static str, scope: Scope| {
+        let db = db.clone();
+        async move {
+            keys::create_key(&db, app, Scopes::of([scope]))
+                .await
+                .expect("create key")
+                .secret
+        }
+    };
+    let admin_key = key("admin", Scope::Admin).await;
+    let ingest_key = key("shop", Scope::Ingest).await;
+    let read_key = key("data team", Scope::Read).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let server_clock: Arc<dyn Clock> = match &clock {
+        Some(c) => Arc::new(c.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let server = tokio::spawn(the_eye::server::serve_with_clock(
+        settings,
+        server_clock,
+        listener,
+        shutdown,
+    ));
+    TestApp {
+        url,
+        client: reqwest::Client::new(),
+        db,
+        admin_key,
+        ingest_key,
+        read_key,
+        database_url,
+        clock,
+        _dir: dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// A SQLite file in `dir`, or a new PostgreSQL database when `EYE_TEST_POSTGRES_URL` is set.
+async fn fresh_database(dir: &TempDir) -> String {
+    match std::env::var("EYE_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => {
+            let admin = sea_orm::Database::connect(&base)
+                .await
+                .expect("EYE_TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
+            let name = format!("eye_test_{}", uuid::Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}?mode=rwc", dir.path().join("eye.db").display()),
+    }
+}
+
+impl TestApp {
+    /// Posts a GraphQL request with `key` (or none) and returns the whole JSON answer.
+    pub async fn gql(&self, key: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("request");
+        response.json().await.expect("JSON answer")
+    }
+
+    /// Runs a query or mutation that must succeed, returning `data`.
+    pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
+        let answer = self.gql(Some(key), query, variables).await;
+        assert!(answer.get("errors").is_none(), "unexpected errors: {answer}");
+        answer["data"].clone()
+    }
+
+    /// The first error's code of a request that must fail.
+    pub async fn error_code(&self, key: Option<&str>, query: &str, variables: Value) -> String {
+        let answer = self.gql(key, query, variables).await;
+        answer["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code: {answer}"))
+            .to_string()
+    }
+
+    /// Records events with the ingest key; returns `recordEvents`.
+    pub async fn record(&self, events: Value) -> Value {
+        self.record_as(&self.ingest_key, events).await
+    }
+
+    /// Records events with `key`; returns `recordEvents`.
+    pub async fn record_as(&self, key: &str, events: Value) -> Value {
+        let data = self.ok(key, RECORD, json!({ "events": events })).await;
+        data["recordEvents"].clone()
+    }
+
+    /// Runs the background job now; returns the report.
+    pub async fn process(&self) -> Value {
+        let data = self
+            .ok(
+                &self.admin_key,
+                "mutation { processEvents { eventsProcessed batches sessionsUpdated durationMs } }",
+                json!({}),
+            )
+            .await;
+        data["processEvents"].clone()
+    }
+
+    /// Events matching `filter` (all pages of up to 1000), as `node` objects.
+    pub async fn events(&self, filter: Value) -> Vec<Value> {
+        let data = self
+            .ok(
+                &self.read_key,
+                "query($f: EventFilter) { events(filter: $f, first: 1000) { edges { node { id sessionId category name data timestamp } } } }",
+                json!({ "f": filter }),
+            )
+            .await;
+        data["events"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect()
+    }
+
+    /// `eventCounts` as (key, count) pairs.
+    pub async fn counts(&self, group_by: &str, filter: Value) -> Vec<(String, i64)> {
+        let data = self
+            .ok(
+                &self.read_key,
+                "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { key count } }",
+                json!({ "g": group_by, "f": filter }),
+            )
+            .await;
+        data["eventCounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["key"].as_str().unwrap().to_string(), c["count"].as_i64().unwrap()))
+            .collect()
+    }
+
+    /// How many rows a table holds, read straight from the database.
+    pub async fn table_count(&self, table: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "n").unwrap()
+    }
+
+    /// Stops the server gracefully and waits for it; the database stays.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+/// The `recordEvents` mutation with every field of the payload.
+pub const RECORD: &str = "mutation($events: [EventInput!]!) { recordEvents(events: $events) { accepted duplicates rejected results { index id status errorId errors { code message path } } } }";
+
+/// A valid pageview.
+pub fn pageview(session: &str, timestamp: &str) -> Value {
+    json!({
+        "sessionId": session,
+        "category": "page interaction",
+        "name": "pageview",
+        "data": { "host": "www.consumeraffairs.com", "path": "/" },
+        "timestamp": timestamp,
+    })
+}
+
+/// A valid event of any type: the payload fits the brief's schemas for its types and is
+/// `{"n": 1}` for any other type.
+pub fn event(session: &str, category: &str, name: &str, timestamp: &str, id: Option<&str>) -> Value {
+    let data = match name {
+        "pageview" => json!({ "host": "example.com", "path": "/" }),
+        "cta click" => json!({ "host": "example.com", "path": "/", "element": "buy" }),
+        "submit" => json!({ "host": "example.com", "path": "/", "form": { "email": "a@b.c" } }),
+        _ => json!({ "n": 1 }),
+    };
+    let mut e = json!({
+        "sessionId": session,
+        "category": category,
+        "name": name,
+        "data": data,
+        "timestamp": timestamp,
+    });
+    if let Some(id) = id {
+        e["id"] = json!(id);
+    }
+    e
+}

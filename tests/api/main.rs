@@ -1,0 +1,14 @@
+//! Integration tests: the real server on port 0 with a fresh database, driven over HTTP.
+//! One module per capability; each reads as a specification of it.
+
+mod auth;
+mod cli;
+mod counts;
+mod event_types;
+mod helpers;
+mod ingest;
+mod processing;
+mod query;
+mod schema;
+mod validation;
+mod web;

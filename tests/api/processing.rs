@@ -1,0 +1,111 @@
+//! The background job: on demand, periodically, overlapping runs, and exactly-once counting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{event, spawn_app, spawn_app_with};
+
+fn batch(n: usize, offset: usize) -> Value {
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let k = i + offset;
+            event(&format!("s{}", k % 5), "c", &format!("n{}", k % 2), "2021-01-01T00:00:00Z", Some(&format!("e{k}")))
+        })
+        .collect();
+    json!(events)
+}
+
+#[tokio::test]
+async fn process_events_reports_what_it_did_and_runs_once_per_event() {
+    let app = spawn_app_with(|s| s.processing.process_batch_size = 7).await;
+    app.record(batch(20, 0)).await;
+    let report = app.process().await;
+    assert_eq!(report["eventsProcessed"], 20);
+    assert_eq!(report["batches"], 3, "7 + 7 + 6");
+    assert!(report["durationMs"].as_i64().unwrap() >= 0);
+    let again = app.process().await;
+    assert_eq!(again["eventsProcessed"], 0);
+    assert_eq!(again["batches"], 0);
+    let sessions = app.counts("SESSION", json!({})).await;
+    assert_eq!(sessions, [("s0".into(), 4), ("s1".into(), 4), ("s2".into(), 4), ("s3".into(), 4), ("s4".into(), 4)]);
+    assert_eq!(app.table_count("sessions").await, 5);
+}
+
+#[tokio::test]
+async fn the_job_runs_periodically_without_being_asked() {
+    let app = spawn_app_with(|s| s.processing.process_interval_ms = 50).await;
+    app.record(batch(10, 0)).await;
+    let mut unprocessed = -1;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        unprocessed = count_unprocessed(&app).await;
+        if unprocessed == 0 {
+            break;
+        }
+    }
+    assert_eq!(unprocessed, 0, "the periodic job processed every event");
+    assert_eq!(app.table_count("sessions").await, 5);
+}
+
+async fn count_unprocessed(app: &crate::helpers::TestApp) -> i64 {
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&app.db);
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &app.db,
+        sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed".to_string()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_runs_count_every_event_exactly_once() {
+    let app = Arc::new(spawn_app_with(|s| s.processing.process_batch_size = 13).await);
+    let mut ingest = Vec::new();
+    for round in 0..6 {
+        let app = app.clone();
+        ingest.push(tokio::spawn(async move { app.record(batch(50, round * 50)).await }));
+    }
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let app = app.clone();
+        runs.push(tokio::spawn(async move { app.process().await["eventsProcessed"].as_i64().unwrap() }));
+    }
+    for task in ingest {
+        assert_eq!(task.await.unwrap()["accepted"], 50);
+    }
+    let mut processed: i64 = 0;
+    for run in runs {
+        processed += run.await.unwrap();
+    }
+    processed += app.process().await["eventsProcessed"].as_i64().unwrap();
+    assert_eq!(processed, 300, "every event processed by exactly one run");
+    assert_eq!(count_unprocessed(&app).await, 0);
+    let by_session = app.counts("SESSION", json!({})).await;
+    assert_eq!(by_session.iter().map(|(_, c)| c).sum::<i64>(), 300);
+    assert!(by_session.iter().all(|(_, c)| *c == 60));
+    let by_name = app.counts("NAME", json!({})).await;
+    assert_eq!(by_name, [("n0".into(), 150), ("n1".into(), 150)]);
+}
+
+#[tokio::test]
+async fn a_restarted_server_continues_where_it_stopped() {
+    let mut app = spawn_app().await;
+    app.record(batch(30, 0)).await;
+    app.process().await;
+    app.record(batch(20, 30)).await;
+    let database_url = app.database_url.clone();
+    app.stop().await;
+
+    // The `process` command on the same database finishes the remaining work only.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_the-eye"))
+        .args(["process", "--database-url", &database_url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.starts_with("processed 20 events"), "{stdout}");
+}
