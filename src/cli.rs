@@ -72,10 +72,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(database) => {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
-            println!("migrations applied to {}", db::redact(&database.database_url));
+            println!(
+                "migrations applied to {}",
+                db::redact(&database.database_url)
+            );
             Ok(())
         }
-        Command::Process { database, processing } => {
+        Command::Process {
+            database,
+            processing,
+        } => {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
             let report = processing::run_until_idle(&conn, processing.process_batch_size)
@@ -83,7 +89,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("processing events: {e:?}"))?;
             println!(
                 "processed {} events in {} batches ({} session updates) in {} ms",
-                report.events_processed, report.batches, report.sessions_updated, report.duration_ms
+                report.events_processed,
+                report.batches,
+                report.sessions_updated,
+                report.duration_ms
             );
             Ok(())
         }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use async_graphql::BatchResponse;
+use async_graphql::{BatchResponse, ParseRequestError};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -62,7 +63,9 @@ pub async fn serve_with_clock(
 ) -> anyhow::Result<()> {
     let db = db::connect(&settings.database).await?;
     db::migrate(&db).await?;
-    let address = listener.local_addr().context("reading the listening address")?;
+    let address = listener
+        .local_addr()
+        .context("reading the listening address")?;
     bootstrap_admin_key(&db, &format!("http://{address}/graphql")).await?;
     let registry = Arc::new(
         Registry::load(db.clone())
@@ -71,7 +74,8 @@ pub async fn serve_with_clock(
     );
     let (writer, writer_task) = Writer::spawn(db.clone(), &settings.ingest);
     let (stop, stopped) = watch::channel(false);
-    let worker = processing::worker::spawn(db.clone(), settings.processing.clone(), stopped.clone());
+    let worker =
+        processing::worker::spawn(db.clone(), settings.processing.clone(), stopped.clone());
     let refresher = spawn_registry_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
@@ -85,7 +89,13 @@ pub async fn serve_with_clock(
         writer,
         clock,
     };
-    let app = router(HttpState { schema: build_schema(state), db }, max_body);
+    let app = router(
+        HttpState {
+            schema: build_schema(state),
+            db,
+        },
+        max_body,
+    );
     tracing::info!(%address, "The Eye is listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -96,7 +106,10 @@ pub async fn serve_with_clock(
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = refresher.await;
-    if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, writer_task).await.is_err() {
+    if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, writer_task)
+        .await
+        .is_err()
+    {
         tracing::warn!("the writer did not drain in time");
     }
     Ok(())
@@ -118,8 +131,12 @@ fn router(state: HttpState, max_body_bytes: usize) -> Router {
 async fn graphql(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
-) -> GraphQLResponse {
+    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => return unparsable_request(rejection),
+    };
     let request_id = headers
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -139,7 +156,27 @@ async fn graphql(
             .iter_mut()
             .for_each(|single| classify_unlabelled(&mut single.errors)),
     }
-    response.into()
+    GraphQLResponse::from(response).into_response()
+}
+
+/// A body that is not a GraphQL request gets a GraphQL-shaped error with a stable code, not
+/// the parser's debug output.
+fn unparsable_request(rejection: GraphQLRejection) -> Response {
+    let (status, code, message) = match rejection.0 {
+        ParseRequestError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "LIMIT_EXCEEDED",
+            "the request body is larger than EYE_MAX_BODY_BYTES".to_string(),
+        ),
+        other => (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            format!("the body is not a GraphQL request: {other}"),
+        ),
+    };
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
 }
 
 async fn graphiql_page() -> Html<String> {

@@ -15,9 +15,24 @@ const CTA_CLICK: &str = r#"{"type":"object","properties":{"host":{"type":"string
 const SUBMIT: &str = r#"{"type":"object","properties":{"host":{"type":"string","minLength":1},"path":{"type":"string"},"form":{"type":"object"}},"required":["host","path","form"],"additionalProperties":false}"#;
 
 const SEEDS: [(&str, &str, &str, &str); 3] = [
-    ("page interaction", "pageview", PAGEVIEW, "A page was viewed."),
-    ("page interaction", "cta click", CTA_CLICK, "A call-to-action element was clicked."),
-    ("form interaction", "submit", SUBMIT, "A form was submitted."),
+    (
+        "page interaction",
+        "pageview",
+        PAGEVIEW,
+        "A page was viewed.",
+    ),
+    (
+        "page interaction",
+        "cta click",
+        CTA_CLICK,
+        "A call-to-action element was clicked.",
+    ),
+    (
+        "form interaction",
+        "submit",
+        SUBMIT,
+        "A form was submitted.",
+    ),
 ];
 
 #[async_trait::async_trait]

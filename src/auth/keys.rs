@@ -99,7 +99,9 @@ pub async fn create_key(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    let key = api_keys::Entity::insert(key).exec_with_returning(db).await?;
+    let key = api_keys::Entity::insert(key)
+        .exec_with_returning(db)
+        .await?;
     Ok(NewKey {
         secret,
         prefix,

@@ -79,7 +79,13 @@ mod tests {
         let base = derive_event_id("s", "c", "n", &json!({"a": 1}), &at);
         assert_ne!(base, derive_event_id("s2", "c", "n", &json!({"a": 1}), &at));
         assert_ne!(base, derive_event_id("s", "cn", "", &json!({"a": 1}), &at));
-        assert_ne!(base, derive_event_id("s", "c", "n", &json!({"a": "1"}), &at));
-        assert_ne!(base, derive_event_id("s", "c", "n", &json!({"a": 1}), &later));
+        assert_ne!(
+            base,
+            derive_event_id("s", "c", "n", &json!({"a": "1"}), &at)
+        );
+        assert_ne!(
+            base,
+            derive_event_id("s", "c", "n", &json!({"a": 1}), &later)
+        );
     }
 }

@@ -39,7 +39,9 @@ pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, TimestampError> {
     if !shape_ok {
         return Err(malformed("not a date-time"));
     }
-    let field = |range: std::ops::Range<usize>| digits(&b[range]).ok_or_else(|| malformed("not a date-time"));
+    let field = |range: std::ops::Range<usize>| {
+        digits(&b[range]).ok_or_else(|| malformed("not a date-time"))
+    };
     let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
     let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
     let date = NaiveDate::from_ymd_opt(year as i32, month, day)
@@ -52,7 +54,8 @@ pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, TimestampError> {
         if len == 0 || len > 9 {
             return Err(malformed("the fraction must have 1 to 9 digits"));
         }
-        let value = digits(&after_dot.as_bytes()[..len]).ok_or_else(|| malformed("bad fraction"))?;
+        let value =
+            digits(&after_dot.as_bytes()[..len]).ok_or_else(|| malformed("bad fraction"))?;
         nanos = value * 10u32.pow(9 - len as u32);
         rest = &after_dot[len..];
     }
@@ -114,7 +117,10 @@ mod tests {
             ("2021-01-01t09:15:27z", "2021-01-01T09:15:27Z"),
             ("2021-01-01 09:15:27", "2021-01-01T09:15:27Z"),
             ("2021-01-01T09:15:27.5+02:00", "2021-01-01T07:15:27.5Z"),
-            ("2021-01-01T09:15:27.123456789-01:30", "2021-01-01T10:45:27.123456Z"),
+            (
+                "2021-01-01T09:15:27.123456789-01:30",
+                "2021-01-01T10:45:27.123456Z",
+            ),
             ("2020-02-29T00:00:00.1", "2020-02-29T00:00:00.1Z"),
         ];
         for (raw, expected) in cases {

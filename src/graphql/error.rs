@@ -55,11 +55,12 @@ pub fn classify_unlabelled(errors: &mut [async_graphql::ServerError]) {
         if labelled {
             continue;
         }
-        let code = if error.message.contains("nested too deep") || error.message.contains("too complex") {
-            "LIMIT_EXCEEDED"
-        } else {
-            "BAD_USER_INPUT"
-        };
+        let code =
+            if error.message.contains("nested too deep") || error.message.contains("too complex") {
+                "LIMIT_EXCEEDED"
+            } else {
+                "BAD_USER_INPUT"
+            };
         error
             .extensions
             .get_or_insert_with(Default::default)

@@ -62,7 +62,12 @@ impl EventTypesQuery {
     /// Every registered event type, by category then name (scope `read`).
     async fn event_types(&self, ctx: &Context<'_>) -> Result<Vec<EventType>> {
         require(ctx, Scope::Read)?;
-        Ok(state(ctx).registry.list().into_iter().map(EventType).collect())
+        Ok(state(ctx)
+            .registry
+            .list()
+            .into_iter()
+            .map(EventType)
+            .collect())
     }
 }
 
@@ -74,7 +79,11 @@ pub struct EventTypesMutation;
 impl EventTypesMutation {
     /// Creates or replaces an event type (scope `admin`). A schema that is not valid JSON
     /// Schema is refused with `BAD_USER_INPUT`. Applies to events received from now on.
-    async fn define_event_type(&self, ctx: &Context<'_>, input: EventTypeInput) -> Result<EventType> {
+    async fn define_event_type(
+        &self,
+        ctx: &Context<'_>,
+        input: EventTypeInput,
+    ) -> Result<EventType> {
         require(ctx, Scope::Admin)?;
         let definition = TypeDefinition {
             category: input.category,

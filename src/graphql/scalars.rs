@@ -55,8 +55,9 @@ impl DateTime {
     pub fn instant(&self, argument: &str) -> AppResult<chrono::DateTime<chrono::Utc>> {
         match self {
             DateTime::At(at) => Ok(*at),
-            DateTime::Raw(serde_json::Value::String(text)) => parse_timestamp(text)
-                .map_err(|e| AppError::BadInput(format!("`{argument}` is not a valid date-time: {}", e.0))),
+            DateTime::Raw(serde_json::Value::String(text)) => parse_timestamp(text).map_err(|e| {
+                AppError::BadInput(format!("`{argument}` is not a valid date-time: {}", e.0))
+            }),
             DateTime::Raw(_) => Err(AppError::BadInput(format!(
                 "`{argument}` must be a date-time string"
             ))),

@@ -76,7 +76,7 @@ pub async fn record_events(
             }
             Err(rejected) => {
                 slots.push(Err(batch.rejected.len()));
-                batch.rejected.push(rejected);
+                batch.rejected.push(*rejected);
             }
         }
     }

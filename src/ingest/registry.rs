@@ -129,13 +129,14 @@ impl Registry {
             updated_at: Set(now),
             ..Default::default()
         };
-        let upsert = OnConflict::columns([event_types::Column::Category, event_types::Column::Name])
-            .update_columns([
-                event_types::Column::Schema,
-                event_types::Column::Description,
-                event_types::Column::UpdatedAt,
-            ])
-            .to_owned();
+        let upsert =
+            OnConflict::columns([event_types::Column::Category, event_types::Column::Name])
+                .update_columns([
+                    event_types::Column::Schema,
+                    event_types::Column::Description,
+                    event_types::Column::UpdatedAt,
+                ])
+                .to_owned();
         let model = event_types::Entity::insert(row)
             .on_conflict(upsert)
             .exec_with_returning(&self.db)

@@ -80,7 +80,7 @@ pub struct Validator<'a> {
 
 impl Validator<'_> {
     /// Validates the event at `index` of its batch.
-    pub fn validate(&self, index: usize, raw: RawEvent) -> Result<ValidEvent, RejectedEvent> {
+    pub fn validate(&self, index: usize, raw: RawEvent) -> Result<ValidEvent, Box<RejectedEvent>> {
         let mut reasons = Vec::new();
         let max = self.limits.max_field_chars;
         let mut field = |name: &str, value: &str| {
@@ -118,7 +118,7 @@ impl Validator<'_> {
                     timestamp,
                 })
             }
-            _ => Err(reject(index, raw, reasons)),
+            _ => Err(Box::new(reject(index, raw, reasons))),
         }
     }
 
@@ -135,7 +135,11 @@ impl Validator<'_> {
             Ok(at) => at,
             Err(e) => {
                 let message = format!("`timestamp` {text:?} is not valid: {}", e.0);
-                reasons.push(Reason::new(ReasonCode::InvalidTimestamp, message, "/timestamp"));
+                reasons.push(Reason::new(
+                    ReasonCode::InvalidTimestamp,
+                    message,
+                    "/timestamp",
+                ));
                 return None;
             }
         };
@@ -147,7 +151,11 @@ impl Validator<'_> {
                 format_timestamp(&self.received_at),
                 self.settings.max_future_skew_ms
             );
-            reasons.push(Reason::new(ReasonCode::TimestampInFuture, message, "/timestamp"));
+            reasons.push(Reason::new(
+                ReasonCode::TimestampInFuture,
+                message,
+                "/timestamp",
+            ));
             return None;
         }
         Some(at)
@@ -343,8 +351,14 @@ mod tests {
         assert_eq!(scan(&json!({})), (1, false));
         assert_eq!(scan(&json!({"a": {"b": [1]}})), (3, false));
         assert_eq!(scan(&json!({"a": ["x\0"]})), (2, true));
-        assert_eq!(find_nul(&json!({"a": ["x", "y\0"]}), "/data").as_deref(), Some("/data/a/1"));
-        assert_eq!(find_nul(&json!({"k/\0": 1}), "/data").as_deref(), Some("/data/k~1\0"));
+        assert_eq!(
+            find_nul(&json!({"a": ["x", "y\0"]}), "/data").as_deref(),
+            Some("/data/a/1")
+        );
+        assert_eq!(
+            find_nul(&json!({"k/\0": 1}), "/data").as_deref(),
+            Some("/data/k~1\0")
+        );
     }
 
     #[test]

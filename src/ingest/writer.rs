@@ -111,28 +111,40 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, max_events
             }
         }
         let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
-        let result = commit_group(&db, &batches).await;
-        match result {
+        match commit_group(&db, &batches).await {
             Ok(outcomes) => {
                 for (pending, outcome) in group.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }
             }
-            Err(err) => {
-                let err = AppError::from(err);
-                tracing::error!(error = ?err, batches = group.len(), "group commit failed");
+            Err(err) if group.len() > 1 => {
+                // One batch must not sink the others it was grouped with: retry each alone.
+                tracing::warn!(error = %err, batches = group.len(), "group commit failed; committing batches one by one");
                 for pending in group {
-                    let _ = pending.reply.send(Err(copy_error(&err)));
+                    let result = commit_group(&db, &[&pending.batch]).await;
+                    let _ = pending.reply.send(answer_one(result));
                 }
+            }
+            Err(err) => {
+                let _ = group
+                    .into_iter()
+                    .next()
+                    .map(|pending| pending.reply.send(answer_one(Err(err))));
             }
         }
     }
 }
 
-fn copy_error(err: &AppError) -> AppError {
-    match err {
-        AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
-        _ => AppError::Internal(anyhow::anyhow!("storing the batch failed: {err:?}")),
+fn answer_one(result: Result<Vec<WriteOutcome>, sea_orm::DbErr>) -> AppResult<WriteOutcome> {
+    match result {
+        Ok(mut outcomes) => outcomes
+            .pop()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a committed batch had no outcome"))),
+        Err(err) => {
+            let err = AppError::from(err);
+            tracing::error!(error = ?err, "committing a batch failed");
+            Err(err)
+        }
     }
 }
 
@@ -242,8 +254,8 @@ async fn insert_error(
         session_id: Set(Some(clip(&rejected.session_id))),
         category: Set(Some(clip(&rejected.category))),
         name: Set(Some(clip(&rejected.name))),
-        payload: Set(rejected.payload.clone()),
-        reasons: Set(reasons),
+        payload: Set(without_nul(rejected.payload.clone())),
+        reasons: Set(without_nul(reasons)),
         ..Default::default()
     };
     let id = event_errors::Entity::insert(row)
@@ -253,11 +265,15 @@ async fn insert_error(
     let mut codes: Vec<&str> = rejected.reasons.iter().map(|r| r.code.as_str()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let rows = codes.into_iter().map(|code| event_error_codes::ActiveModel {
-        error_id: Set(id),
-        code: Set(code.to_string()),
-    });
-    event_error_codes::Entity::insert_many(rows).exec(txn).await?;
+    let rows = codes
+        .into_iter()
+        .map(|code| event_error_codes::ActiveModel {
+            error_id: Set(id),
+            code: Set(code.to_string()),
+        });
+    event_error_codes::Entity::insert_many(rows)
+        .exec(txn)
+        .await?;
     Ok(id)
 }
 
@@ -266,4 +282,42 @@ async fn insert_error(
 /// fail for the very reason the event was rejected.
 fn clip(value: &str) -> String {
     value.chars().filter(|c| *c != '\0').take(256).collect()
+}
+
+/// The value with every NUL character in keys and strings replaced by U+FFFD. PostgreSQL's
+/// `jsonb` cannot hold NUL, and an event rejected *because* it holds one must still be stored.
+fn without_nul(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let fix = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s
+        }
+    };
+    match value {
+        Value::String(s) => Value::String(fix(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (fix(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nul_characters_are_replaced_everywhere() {
+        let value = json!({ "a\0": ["x\0y", 1, { "b": "\0" }] });
+        assert_eq!(
+            without_nul(value),
+            json!({ "a\u{FFFD}": ["x\u{FFFD}y", 1, { "b": "\u{FFFD}" }] })
+        );
+    }
 }

@@ -94,7 +94,9 @@ mod tests {
             session_id: session.into(),
             category: "c".into(),
             name: name.into(),
-            timestamp: DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc),
+            timestamp: DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc),
         }
     }
 

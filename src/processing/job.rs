@@ -104,7 +104,10 @@ async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr>
         sql.push("INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ");
         for (i, (id, d)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(id.as_str()).push(", ").bind(d.first_seen).push(", ");
+            sql.bind(id.as_str())
+                .push(", ")
+                .bind(d.first_seen)
+                .push(", ");
             sql.bind(d.last_seen).push(", ").bind(d.count).push(")");
         }
         sql.push(
@@ -131,10 +134,15 @@ async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr>
     let types: Vec<_> = deltas.session_types.iter().collect();
     for chunk in types.chunks(UPSERT_CHUNK_ROWS) {
         let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ");
+        sql.push(
+            "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
+        );
         for (i, ((session, category, name), count)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(session.as_str()).push(", ").bind(category.as_str()).push(", ");
+            sql.bind(session.as_str())
+                .push(", ")
+                .bind(category.as_str())
+                .push(", ");
             sql.bind(name.as_str()).push(", ").bind(**count).push(")");
         }
         sql.push(
@@ -146,10 +154,15 @@ async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr>
     let hourly: Vec<_> = deltas.hourly.iter().collect();
     for chunk in hourly.chunks(UPSERT_CHUNK_ROWS) {
         let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ");
+        sql.push(
+            "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ",
+        );
         for (i, ((bucket, category, name), count)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(*bucket).push(", ").bind(category.as_str()).push(", ");
+            sql.bind(*bucket)
+                .push(", ")
+                .bind(category.as_str())
+                .push(", ");
             sql.bind(name.as_str()).push(", ").bind(**count).push(")");
         }
         sql.push(

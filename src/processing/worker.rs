@@ -31,10 +31,17 @@ pub fn spawn(
             }
             match run_until_idle(&db, settings.process_batch_size).await {
                 Ok(report) if report.events_processed > 0 => {
-                    tracing::debug!(events = report.events_processed, batches = report.batches, ms = report.duration_ms, "processed events");
+                    tracing::debug!(
+                        events = report.events_processed,
+                        batches = report.batches,
+                        ms = report.duration_ms,
+                        "processed events"
+                    );
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = ?err, "background processing failed; will retry"),
+                Err(err) => {
+                    tracing::warn!(error = ?err, "background processing failed; will retry")
+                }
             }
         }
     })

@@ -83,11 +83,12 @@ pub async fn event_counts(
     if per_session && timed {
         raw_part(&mut sql, key, filter, whole, Raw::All);
     } else if per_session {
-        let table = if filter.category.is_none() && filter.name.is_none() && filter.session_id.is_none() {
-            "sessions"
-        } else {
-            "session_type_counts"
-        };
+        let table =
+            if filter.category.is_none() && filter.name.is_none() && filter.session_id.is_none() {
+                "sessions"
+            } else {
+                "session_type_counts"
+            };
         aggregate_part(&mut sql, table, key, filter, None);
         sql.push(" UNION ALL ");
         raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
@@ -128,25 +129,43 @@ fn hourly_parts(sql: &mut Sql, key: &str, filter: &EventFilter, whole: Range) {
         && from < start
     {
         sql.push(" UNION ALL ");
-        let edge = Range { from: Some(from), until: Some(start) };
+        let edge = Range {
+            from: Some(from),
+            until: Some(start),
+        };
         raw_part(sql, key, filter, edge, Raw::All);
     }
     if let (Some(end), Some(until)) = (full.until, whole.until)
         && end < until
     {
         sql.push(" UNION ALL ");
-        let edge = Range { from: Some(end), until: Some(until) };
+        let edge = Range {
+            from: Some(end),
+            until: Some(until),
+        };
         raw_part(sql, key, filter, edge, Raw::All);
     }
 }
 
 fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
     let floor = hour_of(at);
-    if floor == at { at } else { floor + TimeDelta::hours(1) }
+    if floor == at {
+        at
+    } else {
+        floor + TimeDelta::hours(1)
+    }
 }
 
-fn aggregate_part(sql: &mut Sql, table: &str, key: &str, filter: &EventFilter, hours: Option<Range>) {
-    sql.push(&format!("SELECT {key} AS k, event_count AS c FROM {table} WHERE 1 = 1"));
+fn aggregate_part(
+    sql: &mut Sql,
+    table: &str,
+    key: &str,
+    filter: &EventFilter,
+    hours: Option<Range>,
+) {
+    sql.push(&format!(
+        "SELECT {key} AS k, event_count AS c FROM {table} WHERE 1 = 1"
+    ));
     if let Some(session) = &filter.session_id {
         sql.push(" AND session_id = ").bind(session.as_str());
     }
@@ -164,7 +183,9 @@ fn aggregate_part(sql: &mut Sql, table: &str, key: &str, filter: &EventFilter, h
 }
 
 fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
-    sql.push(&format!("SELECT {key} AS k, COUNT(*) AS c FROM events WHERE "));
+    sql.push(&format!(
+        "SELECT {key} AS k, COUNT(*) AS c FROM events WHERE "
+    ));
     sql.push(match which {
         Raw::All => "1 = 1",
         Raw::Unprocessed => "NOT processed",

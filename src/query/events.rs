@@ -69,19 +69,15 @@ pub async fn list_events(
     let mut cond = filter_condition(filter);
     if let Some(after) = after {
         let (ts_past, seq_past) = match order {
-            EventOrder::TimestampAsc => (
-                Column::Timestamp.gt(after.at),
-                Column::Seq.gt(after.id),
-            ),
-            EventOrder::TimestampDesc => (
-                Column::Timestamp.lt(after.at),
-                Column::Seq.lt(after.id),
-            ),
+            EventOrder::TimestampAsc => (Column::Timestamp.gt(after.at), Column::Seq.gt(after.id)),
+            EventOrder::TimestampDesc => (Column::Timestamp.lt(after.at), Column::Seq.lt(after.id)),
         };
         cond = cond.add(
-            Condition::any()
-                .add(ts_past)
-                .add(Condition::all().add(Column::Timestamp.eq(after.at)).add(seq_past)),
+            Condition::any().add(ts_past).add(
+                Condition::all()
+                    .add(Column::Timestamp.eq(after.at))
+                    .add(seq_past),
+            ),
         );
     }
     let query = events::Entity::find().filter(cond);

@@ -67,7 +67,13 @@ mod tests {
         assert_eq!(page_size(None, &limits).unwrap(), 100);
         assert_eq!(page_size(Some(0), &limits).unwrap(), 0);
         assert_eq!(page_size(Some(1000), &limits).unwrap(), 1000);
-        assert_eq!(page_size(Some(1001), &limits).unwrap_err().code(), "LIMIT_EXCEEDED");
-        assert_eq!(page_size(Some(-1), &limits).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            page_size(Some(1001), &limits).unwrap_err().code(),
+            "LIMIT_EXCEEDED"
+        );
+        assert_eq!(
+            page_size(Some(-1), &limits).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
     }
 }

@@ -6,7 +6,8 @@ use serde_json::json;
 use crate::helpers::{RECORD, pageview, spawn_app};
 
 const READ: &str = "{ events { edges { cursor } } }";
-const DEFINE: &str = "mutation { defineEventType(input: { category: \"c\", name: \"n\" }) { name } }";
+const DEFINE: &str =
+    "mutation { defineEventType(input: { category: \"c\", name: \"n\" }) { name } }";
 const PROCESS: &str = "mutation { processEvents { eventsProcessed } }";
 
 #[tokio::test]
@@ -14,8 +15,15 @@ async fn requests_without_a_valid_key_are_unauthenticated_and_change_nothing() {
     let app = spawn_app().await;
     let events = json!({ "events": [pageview("s", "2021-01-01T00:00:00Z")] });
     for key in [None, Some("wrong"), Some("eye_0000"), Some("")] {
-        assert_eq!(app.error_code(key, RECORD, events.clone()).await, "UNAUTHENTICATED", "{key:?}");
-        assert_eq!(app.error_code(key, READ, json!({})).await, "UNAUTHENTICATED");
+        assert_eq!(
+            app.error_code(key, RECORD, events.clone()).await,
+            "UNAUTHENTICATED",
+            "{key:?}"
+        );
+        assert_eq!(
+            app.error_code(key, READ, json!({})).await,
+            "UNAUTHENTICATED"
+        );
     }
     let answer = app
         .client
@@ -38,19 +46,54 @@ async fn each_scope_allows_exactly_its_operations() {
     let app = spawn_app().await;
     let events = json!({ "events": [pageview("s", "2021-01-01T00:00:00Z")] });
     // ingest: may record, nothing else.
-    assert_eq!(app.error_code(Some(&app.ingest_key), READ, json!({})).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.ingest_key), "{ eventErrors { edges { cursor } } }", json!({})).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.ingest_key), "{ eventTypes { name } }", json!({})).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.ingest_key), DEFINE, json!({})).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.ingest_key), PROCESS, json!({})).await, "FORBIDDEN");
+    assert_eq!(
+        app.error_code(Some(&app.ingest_key), READ, json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(
+            Some(&app.ingest_key),
+            "{ eventErrors { edges { cursor } } }",
+            json!({})
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(Some(&app.ingest_key), "{ eventTypes { name } }", json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(Some(&app.ingest_key), DEFINE, json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(Some(&app.ingest_key), PROCESS, json!({}))
+            .await,
+        "FORBIDDEN"
+    );
     // read: may query, not record or administer.
-    assert_eq!(app.error_code(Some(&app.read_key), RECORD, events.clone()).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.read_key), DEFINE, json!({})).await, "FORBIDDEN");
-    assert_eq!(app.error_code(Some(&app.read_key), PROCESS, json!({})).await, "FORBIDDEN");
+    assert_eq!(
+        app.error_code(Some(&app.read_key), RECORD, events.clone())
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(Some(&app.read_key), DEFINE, json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(Some(&app.read_key), PROCESS, json!({}))
+            .await,
+        "FORBIDDEN"
+    );
     assert_eq!(app.table_count("events").await, 0);
     assert_eq!(app.table_count("event_types").await, 3);
     // admin: everything.
-    app.record_as(&app.admin_key, events["events"].clone()).await;
+    app.record_as(&app.admin_key, events["events"].clone())
+        .await;
     app.ok(&app.admin_key, READ, json!({})).await;
     app.ok(&app.admin_key, DEFINE, json!({})).await;
     app.ok(&app.admin_key, PROCESS, json!({})).await;
@@ -65,9 +108,15 @@ async fn a_revoked_key_is_refused_at_once() {
     let backend = sea_orm::ConnectionTrait::get_database_backend(&app.db);
     sea_orm::ConnectionTrait::execute_raw(
         &app.db,
-        sea_orm::Statement::from_string(backend, "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP".to_string()),
+        sea_orm::Statement::from_string(
+            backend,
+            "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP".to_string(),
+        ),
     )
     .await
     .unwrap();
-    assert_eq!(app.error_code(Some(&app.read_key), READ, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.error_code(Some(&app.read_key), READ, json!({})).await,
+        "UNAUTHENTICATED"
+    );
 }

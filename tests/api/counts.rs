@@ -42,7 +42,13 @@ fn as_input(rows: &[Row], offset: usize) -> Value {
         .enumerate()
         .map(|(i, r)| {
             let at = r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            event(&r.session, &r.category, &r.name, &at, Some(&format!("id{}", i + offset)))
+            event(
+                &r.session,
+                &r.category,
+                &r.name,
+                &at,
+                Some(&format!("id{}", i + offset)),
+            )
         })
         .collect();
     json!(events)
@@ -102,7 +108,11 @@ async fn assert_all_counts(app: &crate::helpers::TestApp, rows: &[Row], stage: &
     for filter in filters() {
         for group_by in ["SESSION", "CATEGORY", "NAME"] {
             let got = app.counts(group_by, filter.clone()).await;
-            assert_eq!(got, expected(rows, group_by, &filter), "{stage}: {group_by} {filter}");
+            assert_eq!(
+                got,
+                expected(rows, group_by, &filter),
+                "{stage}: {group_by} {filter}"
+            );
         }
     }
 }
@@ -127,7 +137,14 @@ async fn counts_are_exact_for_every_filter_whatever_has_been_processed() {
 
     // Duplicates and rejected events never count.
     app.record(as_input(first, 0)).await;
-    app.record(json!([event("s0", "video", "pageview", "2999-01-01T00:00:00Z", None)])).await;
+    app.record(json!([event(
+        "s0",
+        "video",
+        "pageview",
+        "2999-01-01T00:00:00Z",
+        None
+    )]))
+    .await;
     app.process().await;
     assert_all_counts(&app, &rows, "after duplicates").await;
 }
@@ -143,7 +160,14 @@ async fn counts_are_served_from_aggregates_after_processing() {
     assert!(hourly < rows.len() as i64 / 4, "{hourly} hourly rows");
     assert_eq!(app.table_count("sessions").await, 3);
     let data = app
-        .ok(&app.read_key, "{ eventCounts(groupBy: CATEGORY, first: 1) { key count } }", json!({}))
+        .ok(
+            &app.read_key,
+            "{ eventCounts(groupBy: CATEGORY, first: 1) { key count } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(data["eventCounts"], json!([{ "key": "page interaction", "count": 60 }]));
+    assert_eq!(
+        data["eventCounts"],
+        json!([{ "key": "page interaction", "count": 60 }])
+    );
 }

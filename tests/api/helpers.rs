@@ -52,7 +52,9 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
     settings.processing.process_interval_ms = 3_600_000;
     configure(&mut settings);
 
-    let db = the_eye::db::connect(&settings.database).await.expect("connect");
+    let db = the_eye::db::connect(&settings.database)
+        .await
+        .expect("connect");
     the_eye::db::migrate(&db).await.expect("migrate");
     let key = |app: &'static str, scope: Scope| {
         let db = db.clone();
@@ -134,7 +136,10 @@ impl TestApp {
     /// Runs a query or mutation that must succeed, returning `data`.
     pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
         let answer = self.gql(Some(key), query, variables).await;
-        assert!(answer.get("errors").is_none(), "unexpected errors: {answer}");
+        assert!(
+            answer.get("errors").is_none(),
+            "unexpected errors: {answer}"
+        );
         answer["data"].clone()
     }
 
@@ -200,7 +205,12 @@ impl TestApp {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["key"].as_str().unwrap().to_string(), c["count"].as_i64().unwrap()))
+            .map(|c| {
+                (
+                    c["key"].as_str().unwrap().to_string(),
+                    c["count"].as_i64().unwrap(),
+                )
+            })
             .collect()
     }
 
@@ -246,7 +256,13 @@ pub fn pageview(session: &str, timestamp: &str) -> Value {
 
 /// A valid event of any type: the payload fits the brief's schemas for its types and is
 /// `{"n": 1}` for any other type.
-pub fn event(session: &str, category: &str, name: &str, timestamp: &str, id: Option<&str>) -> Value {
+pub fn event(
+    session: &str,
+    category: &str,
+    name: &str,
+    timestamp: &str,
+    id: Option<&str>,
+) -> Value {
     let data = match name {
         "pageview" => json!({ "host": "example.com", "path": "/" }),
         "cta click" => json!({ "host": "example.com", "path": "/", "element": "buy" }),

@@ -47,11 +47,20 @@ async fn the_briefs_three_events_are_accepted_and_queryable() {
         assert_eq!(r["id"].as_str().unwrap().len(), 32, "derived id");
     }
 
-    let stored = app.events(json!({ "sessionId": "e2085be5-9137-4e4e-80b5-f1ffddc25423" })).await;
+    let stored = app
+        .events(json!({ "sessionId": "e2085be5-9137-4e4e-80b5-f1ffddc25423" }))
+        .await;
     let names: Vec<&str> = stored.iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["pageview", "cta click", "submit"], "equal timestamps keep ingest order");
+    assert_eq!(
+        names,
+        ["pageview", "cta click", "submit"],
+        "equal timestamps keep ingest order"
+    );
     assert_eq!(stored[0]["timestamp"], "2021-01-01T09:15:27.243860Z");
-    assert_eq!(stored[2]["data"]["form"], json!({ "first_name": "John", "last_name": "Doe" }));
+    assert_eq!(
+        stored[2]["data"]["form"],
+        json!({ "first_name": "John", "last_name": "Doe" })
+    );
     assert_eq!(stored[0]["id"], results[0]["id"]);
 }
 
@@ -59,7 +68,15 @@ async fn the_briefs_three_events_are_accepted_and_queryable() {
 async fn an_acknowledged_batch_is_already_stored() {
     let app = spawn_app().await;
     let batch: Vec<Value> = (0..50)
-        .map(|i| event("s", "c", "n", &format!("2021-01-01T00:00:{:02}Z", i % 60), Some(&format!("id-{i}"))))
+        .map(|i| {
+            event(
+                "s",
+                "c",
+                "n",
+                &format!("2021-01-01T00:00:{:02}Z", i % 60),
+                Some(&format!("id-{i}")),
+            )
+        })
         .collect();
     let result = app.record(json!(batch)).await;
     assert_eq!(result["accepted"], 50);
@@ -77,9 +94,17 @@ async fn client_ids_are_idempotency_keys() {
             event("s", "c", "n", "2021-01-01T00:00:02Z", Some("b")),
         ]))
         .await;
-    let statuses: Vec<&str> = first["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["ACCEPTED", "DUPLICATE", "ACCEPTED"]);
-    assert_eq!((first["accepted"].as_i64(), first["duplicates"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(
+        (first["accepted"].as_i64(), first["duplicates"].as_i64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(first["results"][1]["id"], "a");
 
     // A retry of the whole batch stores nothing new.
@@ -101,10 +126,19 @@ async fn client_ids_are_idempotency_keys() {
 async fn the_same_id_from_two_applications_is_two_events() {
     let app = spawn_app().await;
     let admin_result = app
-        .record_as(&app.admin_key, json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("x"))]))
+        .record_as(
+            &app.admin_key,
+            json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("x"))]),
+        )
         .await;
     let shop_result = app
-        .record(json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("x"))]))
+        .record(json!([event(
+            "s",
+            "c",
+            "n",
+            "2021-01-01T00:00:00Z",
+            Some("x")
+        )]))
         .await;
     assert_eq!(admin_result["accepted"], 1);
     assert_eq!(shop_result["accepted"], 1);
@@ -123,12 +157,20 @@ async fn events_without_id_are_deduplicated_by_content() {
     let r = result["results"].as_array().unwrap();
     assert_eq!(r[0]["status"], "ACCEPTED");
     assert_eq!(r[1]["status"], "DUPLICATE");
-    assert_eq!(r[1]["id"], r[0]["id"], "key order does not change the derived id");
+    assert_eq!(
+        r[1]["id"], r[0]["id"],
+        "key order does not change the derived id"
+    );
     assert_eq!(r[2]["status"], "ACCEPTED");
     assert_ne!(r[2]["id"], r[0]["id"]);
 
-    let retry = app.record(json!([pageview("s", "2021-01-01T09:15:27.24386Z")])).await;
-    assert_eq!(retry["results"][0]["status"], "DUPLICATE", "the same instant written differently");
+    let retry = app
+        .record(json!([pageview("s", "2021-01-01T09:15:27.24386Z")]))
+        .await;
+    assert_eq!(
+        retry["results"][0]["status"], "DUPLICATE",
+        "the same instant written differently"
+    );
     assert_eq!(app.table_count("events").await, 2);
 }
 
@@ -136,7 +178,15 @@ async fn events_without_id_are_deduplicated_by_content() {
 async fn concurrent_duplicates_are_stored_once() {
     let app = std::sync::Arc::new(spawn_app().await);
     let batch: Vec<Value> = (0..100)
-        .map(|i| event("s", "c", "n", "2021-01-01T00:00:00Z", Some(&format!("e{i}"))))
+        .map(|i| {
+            event(
+                "s",
+                "c",
+                "n",
+                "2021-01-01T00:00:00Z",
+                Some(&format!("e{i}")),
+            )
+        })
         .collect();
     let batch = json!(batch);
     let mut tasks = Vec::new();
@@ -152,7 +202,10 @@ async fn concurrent_duplicates_are_stored_once() {
         accepted += result["accepted"].as_i64().unwrap();
         duplicates += result["duplicates"].as_i64().unwrap();
     }
-    assert_eq!(accepted, 100, "each id accepted exactly once across all requests");
+    assert_eq!(
+        accepted, 100,
+        "each id accepted exactly once across all requests"
+    );
     assert_eq!(duplicates, 700);
     assert_eq!(app.table_count("events").await, 100);
 }
@@ -161,5 +214,8 @@ async fn concurrent_duplicates_are_stored_once() {
 async fn an_empty_batch_is_answered_with_no_results() {
     let app = spawn_app().await;
     let result = app.record(json!([])).await;
-    assert_eq!(result, json!({ "accepted": 0, "duplicates": 0, "rejected": 0, "results": [] }));
+    assert_eq!(
+        result,
+        json!({ "accepted": 0, "duplicates": 0, "rejected": 0, "results": [] })
+    );
 }

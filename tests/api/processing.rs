@@ -11,7 +11,13 @@ fn batch(n: usize, offset: usize) -> Value {
     let events: Vec<Value> = (0..n)
         .map(|i| {
             let k = i + offset;
-            event(&format!("s{}", k % 5), "c", &format!("n{}", k % 2), "2021-01-01T00:00:00Z", Some(&format!("e{k}")))
+            event(
+                &format!("s{}", k % 5),
+                "c",
+                &format!("n{}", k % 2),
+                "2021-01-01T00:00:00Z",
+                Some(&format!("e{k}")),
+            )
         })
         .collect();
     json!(events)
@@ -29,7 +35,16 @@ async fn process_events_reports_what_it_did_and_runs_once_per_event() {
     assert_eq!(again["eventsProcessed"], 0);
     assert_eq!(again["batches"], 0);
     let sessions = app.counts("SESSION", json!({})).await;
-    assert_eq!(sessions, [("s0".into(), 4), ("s1".into(), 4), ("s2".into(), 4), ("s3".into(), 4), ("s4".into(), 4)]);
+    assert_eq!(
+        sessions,
+        [
+            ("s0".into(), 4),
+            ("s1".into(), 4),
+            ("s2".into(), 4),
+            ("s3".into(), 4),
+            ("s4".into(), 4)
+        ]
+    );
     assert_eq!(app.table_count("sessions").await, 5);
 }
 
@@ -53,7 +68,10 @@ async fn count_unprocessed(app: &crate::helpers::TestApp) -> i64 {
     let backend = sea_orm::ConnectionTrait::get_database_backend(&app.db);
     let row = sea_orm::ConnectionTrait::query_one_raw(
         &app.db,
-        sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed".to_string()),
+        sea_orm::Statement::from_string(
+            backend,
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed".to_string(),
+        ),
     )
     .await
     .unwrap()
@@ -67,12 +85,16 @@ async fn overlapping_runs_count_every_event_exactly_once() {
     let mut ingest = Vec::new();
     for round in 0..6 {
         let app = app.clone();
-        ingest.push(tokio::spawn(async move { app.record(batch(50, round * 50)).await }));
+        ingest.push(tokio::spawn(async move {
+            app.record(batch(50, round * 50)).await
+        }));
     }
     let mut runs = Vec::new();
     for _ in 0..4 {
         let app = app.clone();
-        runs.push(tokio::spawn(async move { app.process().await["eventsProcessed"].as_i64().unwrap() }));
+        runs.push(tokio::spawn(async move {
+            app.process().await["eventsProcessed"].as_i64().unwrap()
+        }));
     }
     for task in ingest {
         assert_eq!(task.await.unwrap()["accepted"], 50);

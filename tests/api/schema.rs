@@ -2,8 +2,9 @@
 
 #[test]
 fn schema_graphql_is_up_to_date() {
-    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .expect("schema.graphql");
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("schema.graphql");
     assert!(
         checked_in == the_eye::graphql::sdl(),
         "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
@@ -17,5 +18,8 @@ fn the_schema_command_prints_the_same_schema() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), the_eye::graphql::sdl());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        the_eye::graphql::sdl()
+    );
 }
