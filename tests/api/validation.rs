@@ -7,36 +7,52 @@ use serde_json::{Value, json};
 use crate::helpers::{RECORD, event, pageview, spawn_app, spawn_app_at, spawn_app_with};
 use the_eye::config::UnknownEventTypes;
 
-/// Sends `bad` between two valid events and returns the reasons of `bad` as (code, path).
+/// Sends `bad` between two valid events and returns the reasons of `bad` as (code, path),
+/// after checking that the same reasons and the event as sent are kept in `eventErrors`.
 async fn reasons_for(bad: Value) -> Reasons {
     let app = spawn_app().await;
-    let result = app
-        .record(json!([
-            pageview("s", "2021-01-01T00:00:00Z"),
-            bad,
-            pageview("s", "2021-01-01T00:00:01Z")
-        ]))
-        .await;
+    let batch = json!([
+        pageview("s", "2021-01-01T00:00:00Z"),
+        bad.clone(),
+        pageview("s", "2021-01-01T00:00:01Z")
+    ]);
+    let result = app.record(batch).await;
     assert_eq!(
         result["accepted"], 2,
-        "the valid events of the batch are stored: {result}"
+        "the valid events are stored: {result}"
     );
     assert_eq!(result["rejected"], 1);
     let rejected = &result["results"][1];
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["index"], 1);
     assert_eq!(app.table_count("events").await, 2);
-    assert_eq!(app.table_count("event_errors").await, 1);
-    rejected["errors"]
+    let answered = as_pairs(&rejected["errors"]);
+
+    let query =
+        "{ eventErrors { edges { node { id index payload reasons { code path message } } } } }";
+    let data = app.ok(&app.read_key, query, json!({})).await;
+    let edges = data["eventErrors"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1);
+    let node = &edges[0]["node"];
+    assert_eq!(node["id"], rejected["errorId"]);
+    assert_eq!(node["index"], 1);
+    assert_eq!(as_pairs(&node["reasons"]), answered);
+    let nul_free = !bad.to_string().contains("\\u0000");
+    if nul_free {
+        assert_eq!(node["payload"], bad, "the event exactly as sent");
+    }
+    answered
+}
+
+fn as_pairs(errors: &Value) -> Reasons {
+    errors
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             assert!(!e["message"].as_str().unwrap().is_empty());
-            (
-                e["code"].as_str().unwrap().to_string(),
-                e["path"].as_str().unwrap_or("").to_string(),
-            )
+            let path = e["path"].as_str().unwrap_or("").to_string();
+            (e["code"].as_str().unwrap().to_string(), path)
         })
         .collect()
 }
