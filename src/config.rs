@@ -18,9 +18,19 @@ pub struct DatabaseSettings {
     /// Largest number of pooled connections.
     #[arg(long, env = "EYE_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
-    /// How long to wait for a connection (or, on SQLite, for the write lock) before giving up.
+    /// Connections kept open even when idle.
+    #[arg(long, env = "EYE_DB_MIN_CONNECTIONS", default_value_t = 1)]
+    pub db_min_connections: u32,
+    /// How long to wait for a pooled connection (or, on SQLite, for the write lock) before
+    /// answering `UNAVAILABLE`.
     #[arg(long, env = "EYE_DB_TIMEOUT_MS", default_value_t = 5_000)]
     pub db_timeout_ms: u64,
+    /// How long opening a new connection may take.
+    #[arg(long, env = "EYE_DB_CONNECT_TIMEOUT_MS", default_value_t = 3_000)]
+    pub db_connect_timeout_ms: u64,
+    /// PostgreSQL only: the server cancels any statement running longer than this (0: never).
+    #[arg(long, env = "EYE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub db_statement_timeout_ms: u64,
     /// SQLite only: `full` fsyncs the WAL on every commit, so an acknowledged batch survives a
     /// power loss; `normal` survives a crash of the process but may lose the last commits on
     /// power loss.
@@ -33,7 +43,10 @@ impl Default for DatabaseSettings {
         Self {
             database_url: DEFAULT_DATABASE_URL.into(),
             db_max_connections: 8,
+            db_min_connections: 1,
             db_timeout_ms: 5_000,
+            db_connect_timeout_ms: 3_000,
+            db_statement_timeout_ms: 30_000,
             sqlite_synchronous: SqliteSync::Full,
         }
     }

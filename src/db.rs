@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement, Value,
+};
 
 use crate::config::{DatabaseSettings, SqliteSync};
 
@@ -20,8 +22,9 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     };
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options
-        .max_connections(settings.db_max_connections)
-        .connect_timeout(timeout)
+        .max_connections(settings.db_max_connections.max(1))
+        .min_connections(settings.db_min_connections.min(settings.db_max_connections))
+        .connect_timeout(Duration::from_millis(settings.db_connect_timeout_ms))
         .acquire_timeout(timeout)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |opts| {
@@ -31,9 +34,45 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .foreign_keys(true)
                 .create_if_missing(true)
         });
+    if settings.db_statement_timeout_ms > 0 {
+        options.statement_timeout(Duration::from_millis(settings.db_statement_timeout_ms));
+    }
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(&settings.database_url)))
+}
+
+/// Whether `err` means the database could not be reached or could not answer in time, so
+/// that the same request may succeed when retried: connection failures and timeouts, a pool
+/// that is closed or exhausted, a PostgreSQL server shutting down or cancelling a statement
+/// (`57xxx`, `08xxx`), and a SQLite database still locked after the busy timeout.
+pub fn is_transient(err: &DbErr) -> bool {
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return false;
+    };
+    use sea_orm::sqlx::Error as SqlxError;
+    match sqlx_err.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(db_err) => {
+            let code = db_err.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions and operator intervention (shutdown, cancel).
+            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included.
+            code.starts_with("08")
+                || code.starts_with("57")
+                || matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6)
+        }
+        _ => false,
+    }
 }
 
 /// Applies every pending migration.

@@ -58,13 +58,11 @@ impl fmt::Debug for AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                AppError::Unavailable("the database is unavailable; retry later".into())
-            }
-            other => AppError::Internal(anyhow::Error::new(other)),
+        if crate::db::is_transient(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            AppError::Unavailable("the database is unavailable; retrying is safe".into())
+        } else {
+            AppError::Internal(anyhow::Error::new(err))
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The `the-eye` binary: parses the command line and hands it to the library.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -10,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_env("EYE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     the_eye::cli::run(the_eye::cli::Cli::parse()).await
 }

@@ -117,7 +117,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, max_events
                     let _ = pending.reply.send(Ok(outcome));
                 }
             }
-            Err(err) if group.len() > 1 => {
+            Err(err) if group.len() > 1 && !crate::db::is_transient(&err) => {
                 // One batch must not sink the others it was grouped with: retry each alone.
                 tracing::warn!(error = %err, batches = group.len(), "group commit failed; committing batches one by one");
                 for pending in group {

@@ -1,5 +1,5 @@
-//! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS` (or when poked), runs the
-//! job until idle, and stops when shutdown is signalled. A failed run is logged and retried on
+//! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps until no work is
+//! left, and stops when shutdown is signalled, after the step it is in. A failed run is logged and retried on
 //! the next tick; the transaction design makes retries safe.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::run_until_idle;
+use super::job::run_once;
 use crate::config::ProcessingSettings;
 
 /// Starts the loop. It ends when `shutdown` turns `true` (or its sender is dropped), after
@@ -20,6 +20,7 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(settings.process_interval_ms.max(1));
+        let batch_size = settings.process_batch_size.max(1);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -29,18 +30,15 @@ pub fn spawn(
                     }
                 }
             }
-            match run_until_idle(&db, settings.process_batch_size).await {
-                Ok(report) if report.events_processed > 0 => {
-                    tracing::debug!(
-                        events = report.events_processed,
-                        batches = report.batches,
-                        ms = report.duration_ms,
-                        "processed events"
-                    );
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(error = ?err, "background processing failed; will retry")
+            // Step by step, so that shutdown waits for one step at most.
+            while !*shutdown.borrow() {
+                match run_once(&db, batch_size).await {
+                    Ok((events, _)) if events == batch_size => continue,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "background processing failed; will retry");
+                        break;
+                    }
                 }
             }
         }

@@ -101,7 +101,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
 }
 
 /// A SQLite file in `dir`, or a new PostgreSQL database when `EYE_TEST_POSTGRES_URL` is set.
-async fn fresh_database(dir: &TempDir) -> String {
+pub async fn fresh_database(dir: &TempDir) -> String {
     match std::env::var("EYE_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let admin = sea_orm::Database::connect(&base)
