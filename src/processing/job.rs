@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
 use super::aggregate::{ClaimedEvent, Deltas};
 use crate::db::Sql;
@@ -71,18 +71,8 @@ pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, 
 }
 
 async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<ClaimedEvent>, DbErr> {
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new(backend);
-    sql.push(
-        "UPDATE events SET processed = TRUE WHERE seq IN \
-         (SELECT seq FROM events WHERE NOT processed ORDER BY seq LIMIT ",
-    )
-    .bind(batch_size as i64);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE SKIP LOCKED");
-    }
-    sql.push(") RETURNING application_id, session_id, category, name, timestamp");
-    let rows = txn.query_all_raw(sql.build()).await?;
+    let statement = claim_statement(txn.get_database_backend(), batch_size);
+    let rows = txn.query_all_raw(statement).await?;
     rows.iter()
         .map(|row| {
             Ok(ClaimedEvent {
@@ -94,6 +84,22 @@ async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<Claime
             })
         })
         .collect()
+}
+
+/// The statement that claims up to `batch_size` unprocessed events (exposed so tests can check
+/// its plan).
+pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
+    let mut sql = Sql::new(backend);
+    sql.push(
+        "UPDATE events SET processed = TRUE WHERE seq IN \
+         (SELECT seq FROM events WHERE NOT processed ORDER BY seq LIMIT ",
+    )
+    .bind(batch_size as i64);
+    if backend == DbBackend::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(") RETURNING application_id, session_id, category, name, timestamp");
+    sql.build()
 }
 
 async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {

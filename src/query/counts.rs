@@ -10,7 +10,7 @@
 //!    aggregate.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::EventFilter;
 use crate::db::Sql;
@@ -71,8 +71,27 @@ pub async fn event_counts(
     limit: u64,
 ) -> AppResult<Vec<KeyCount>> {
     filter.check()?;
+    let statement = counts_statement(db.get_database_backend(), dimension, filter, limit);
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(KeyCount {
+                key: row.try_get("", "k")?,
+                count: row.try_get("", "n")?,
+            })
+        })
+        .collect()
+}
+
+/// The one statement behind [`event_counts`] (exposed so tests can check its plan).
+pub fn counts_statement(
+    backend: DbBackend,
+    dimension: CountDimension,
+    filter: &EventFilter,
+    limit: u64,
+) -> Statement {
     let key = dimension.column();
-    let mut sql = Sql::new(db.get_database_backend());
+    let mut sql = Sql::new(backend);
     sql.push("SELECT k, CAST(SUM(c) AS BIGINT) AS n FROM (");
     let whole = Range {
         from: filter.from,
@@ -97,15 +116,7 @@ pub async fn event_counts(
     }
     sql.push(") t GROUP BY k ORDER BY n DESC, k ASC LIMIT ")
         .bind(limit as i64);
-    let rows = db.query_all_raw(sql.build()).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(KeyCount {
-                key: row.try_get("", "k")?,
-                count: row.try_get("", "n")?,
-            })
-        })
-        .collect()
+    sql.build()
 }
 
 /// Whole hours from `type_counts_hourly`, plus raw events at the partial edges and unprocessed

@@ -4,6 +4,7 @@
 
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::EventFilter;
@@ -51,21 +52,12 @@ pub fn filter_condition(filter: &EventFilter) -> Condition {
     cond
 }
 
-/// A page of events matching `filter`, after `after`.
-pub async fn list_events(
-    db: &DatabaseConnection,
+/// The query behind [`list_events`], without its limit (exposed so tests can check its plan).
+pub fn select_events(
     filter: &EventFilter,
     order: EventOrder,
-    first: u64,
     after: Option<Cursor>,
-) -> AppResult<EventPage> {
-    filter.check()?;
-    if first == 0 {
-        return Ok(EventPage {
-            events: Vec::new(),
-            has_next_page: false,
-        });
-    }
+) -> Select<events::Entity> {
     let mut cond = filter_condition(filter);
     if let Some(after) = after {
         let (ts_past, seq_past) = match order {
@@ -89,7 +81,28 @@ pub async fn list_events(
             .order_by_desc(Column::Timestamp)
             .order_by_desc(Column::Seq),
     };
-    let mut rows = query.limit(first + 1).all(db).await?;
+    query
+}
+
+/// A page of events matching `filter`, after `after`.
+pub async fn list_events(
+    db: &DatabaseConnection,
+    filter: &EventFilter,
+    order: EventOrder,
+    first: u64,
+    after: Option<Cursor>,
+) -> AppResult<EventPage> {
+    filter.check()?;
+    if first == 0 {
+        return Ok(EventPage {
+            events: Vec::new(),
+            has_next_page: false,
+        });
+    }
+    let mut rows = select_events(filter, order, after)
+        .limit(first + 1)
+        .all(db)
+        .await?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok(EventPage {

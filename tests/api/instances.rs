@@ -25,7 +25,13 @@ impl ServerProcess {
     /// Starts `the-eye serve` on a free port against `database_url`.
     pub fn start(database_url: &str, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_the-eye"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
             .args(args)
             .env("EYE_LOG", "info")
             .stdout(Stdio::null())
@@ -71,7 +77,10 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("no exit within 30 s of SIGTERM; log: {:?}", self.log.lock().unwrap());
+        panic!(
+            "no exit within 30 s of SIGTERM; log: {:?}",
+            self.log.lock().unwrap()
+        );
     }
 }
 
@@ -102,10 +111,26 @@ impl Fixture {
         };
         let db = the_eye::db::connect(&settings).await.unwrap();
         the_eye::db::migrate(&db).await.unwrap();
-        let ingest_key = keys::create_key(&db, "shop", Scopes::of([Scope::Ingest])).await.unwrap().secret;
-        let admin_key = keys::create_key(&db, "admin", Scopes::of([Scope::Admin])).await.unwrap().secret;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Self { database_url, db, ingest_key, admin_key, http, _dir: dir }
+        let ingest_key = keys::create_key(&db, "shop", Scopes::of([Scope::Ingest]))
+            .await
+            .unwrap()
+            .secret;
+        let admin_key = keys::create_key(&db, "admin", Scopes::of([Scope::Admin]))
+            .await
+            .unwrap()
+            .secret;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            database_url,
+            db,
+            ingest_key,
+            admin_key,
+            http,
+            _dir: dir,
+        }
     }
 
     /// Sends a batch; `Err` for anything but a GraphQL answer without errors.
@@ -118,7 +143,10 @@ impl Fixture {
             .send()
             .await
             .map_err(|e| format!("transport: {e}"))?;
-        let answer: Value = response.json().await.map_err(|e| format!("transport: {e}"))?;
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("transport: {e}"))?;
         match answer.get("errors") {
             Some(errors) => Err(format!("graphql: {errors}")),
             None => Ok(answer["data"]["recordEvents"].clone()),
@@ -159,20 +187,36 @@ impl Fixture {
     /// aggregate adds up to their number.
     pub async fn assert_stored_and_counted_once(&self, ids: &BTreeSet<String>) {
         let total = ids.len() as i64;
-        assert_eq!(self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events").await, total);
         assert_eq!(
-            self.scalar("SELECT CAST(COUNT(DISTINCT event_id) AS BIGINT) AS n FROM events").await,
+            self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events")
+                .await,
             total
         );
-        assert_eq!(self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed").await, 0);
+        assert_eq!(
+            self.scalar("SELECT CAST(COUNT(DISTINCT event_id) AS BIGINT) AS n FROM events")
+                .await,
+            total
+        );
+        assert_eq!(
+            self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed")
+                .await,
+            0
+        );
         for table in ["sessions", "session_type_counts", "type_counts_hourly"] {
             let sql = format!("SELECT CAST(SUM(event_count) AS BIGINT) AS n FROM {table}");
-            assert_eq!(self.scalar(&sql).await, total, "{table} counts every event once");
+            assert_eq!(
+                self.scalar(&sql).await,
+                total,
+                "{table} counts every event once"
+            );
         }
         let stored: BTreeSet<String> = {
             let backend = self.db.get_database_backend();
             self.db
-                .query_all_raw(Statement::from_string(backend, "SELECT event_id FROM events".to_string()))
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT event_id FROM events".to_string(),
+                ))
                 .await
                 .unwrap()
                 .iter()
@@ -191,7 +235,11 @@ fn client_batch(c: usize, b: usize) -> (Value, Vec<String>) {
         .enumerate()
         .map(|(i, id)| {
             let name = ["pageview", "cta click", "submit"][i % 3];
-            let category = if name == "submit" { "form interaction" } else { "page interaction" };
+            let category = if name == "submit" {
+                "form interaction"
+            } else {
+                "page interaction"
+            };
             let at = format!("2021-01-01T{:02}:{:02}:{:02}Z", b % 24, i % 60, c % 60);
             event(&format!("s{c}-{}", b % 7), category, name, &at, Some(id))
         })
@@ -200,9 +248,10 @@ fn client_batch(c: usize, b: usize) -> (Value, Vec<String>) {
 }
 
 fn statuses_ok(result: &Value) -> bool {
-    result["results"]
-        .as_array()
-        .is_some_and(|r| r.iter().all(|e| e["status"] == "ACCEPTED" || e["status"] == "DUPLICATE"))
+    result["results"].as_array().is_some_and(|r| {
+        r.iter()
+            .all(|e| e["status"] == "ACCEPTED" || e["status"] == "DUPLICATE")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,8 +272,13 @@ async fn two_instances_share_ingest_and_processing_exactly_once() {
                 let (ra, rb) = tokio::join!(fx.send(&url_a, &batch), fx.send(&url_b, &batch));
                 let (ra, rb) = (ra.unwrap(), rb.unwrap());
                 let accepted = ra["accepted"].as_i64().unwrap() + rb["accepted"].as_i64().unwrap();
-                let duplicates = ra["duplicates"].as_i64().unwrap() + rb["duplicates"].as_i64().unwrap();
-                assert_eq!((accepted, duplicates), (25, 25), "each id accepted by exactly one instance");
+                let duplicates =
+                    ra["duplicates"].as_i64().unwrap() + rb["duplicates"].as_i64().unwrap();
+                assert_eq!(
+                    (accepted, duplicates),
+                    (25, 25),
+                    "each id accepted by exactly one instance"
+                );
                 ids.extend(batch_ids);
             }
             ids
@@ -238,12 +292,20 @@ async fn two_instances_share_ingest_and_processing_exactly_once() {
     for _ in 0..100 {
         let (pa, pb) = tokio::join!(fx.process(&url_a), fx.process(&url_b));
         let _ = (pa, pb);
-        if fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed").await == 0 {
+        if fx
+            .scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed")
+            .await
+            == 0
+        {
             break;
         }
     }
     fx.assert_stored_and_counted_once(&ids).await;
-    assert_eq!(fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM event_errors").await, 0);
+    assert_eq!(
+        fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM event_errors")
+            .await,
+        0
+    );
     // Exact per-session counts through the API of either instance.
     let answer: Value = fx
         .http
@@ -304,12 +366,21 @@ async fn a_killed_server_loses_no_acknowledged_event_and_retries_create_no_dupli
         acked.extend(ids);
         to_retry.extend(unacked.into_iter().map(|b| (c, b)));
     }
-    assert!(!acked.is_empty(), "some batches were acknowledged before the kill");
-    eprintln!("kill test: {} events acknowledged, {} batches to retry", acked.len(), to_retry.len());
+    assert!(
+        !acked.is_empty(),
+        "some batches were acknowledged before the kill"
+    );
+    eprintln!(
+        "kill test: {} events acknowledged, {} batches to retry",
+        acked.len(),
+        to_retry.len()
+    );
 
     // Every acknowledged event survived the kill.
     let second = ServerProcess::start(&fx.database_url, &args);
-    let stored_before_retry = fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events").await;
+    let stored_before_retry = fx
+        .scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events")
+        .await;
     assert!(stored_before_retry >= acked.len() as i64);
     let mut all = acked.clone();
     for (c, b) in to_retry {
@@ -349,18 +420,29 @@ async fn sigterm_finishes_in_flight_batches_and_exits_cleanly() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
     stop.store(true, Ordering::SeqCst);
     assert!(status.success(), "exit status {status:?}");
     let mut acked = BTreeSet::new();
     for client in clients {
         let (ids, errors) = client.await.unwrap();
-        assert!(errors.is_empty(), "a request was answered with an error: {errors:?}");
+        assert!(
+            errors.is_empty(),
+            "a request was answered with an error: {errors:?}"
+        );
         acked.extend(ids);
     }
     assert!(!acked.is_empty());
-    let stored = fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events").await;
-    assert_eq!(stored, acked.len() as i64, "every acknowledged event, and only those, stored");
+    let stored = fx
+        .scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events")
+        .await;
+    assert_eq!(
+        stored,
+        acked.len() as i64,
+        "every acknowledged event, and only those, stored"
+    );
 }
 
 #[tokio::test]
@@ -368,13 +450,18 @@ async fn events_committed_late_are_not_skipped_by_the_job() {
     // With concurrent writers (PostgreSQL), a lower ingest sequence can commit after higher
     // ones were processed. SQLite has a single writer, so sequences commit in order there and
     // this interleaving cannot happen.
-    if std::env::var("EYE_TEST_POSTGRES_URL").unwrap_or_default().is_empty() {
+    if std::env::var("EYE_TEST_POSTGRES_URL")
+        .unwrap_or_default()
+        .is_empty()
+    {
         eprintln!("skipped: needs EYE_TEST_POSTGRES_URL");
         return;
     }
     let fx = Fixture::new().await;
     let server = ServerProcess::start(&fx.database_url, &["--process-interval-ms", "3600000"]);
-    let app_id = fx.scalar("SELECT CAST(id AS BIGINT) AS n FROM applications WHERE name = 'shop'").await;
+    let app_id = fx
+        .scalar("SELECT CAST(id AS BIGINT) AS n FROM applications WHERE name = 'shop'")
+        .await;
     let slow = sea_orm::TransactionTrait::begin(&fx.db).await.unwrap();
     slow.execute_unprepared(&format!(
         "INSERT INTO events (event_id, application_id, session_id, category, name, data, timestamp, received_at, processed) \
@@ -382,11 +469,29 @@ async fn events_committed_late_are_not_skipped_by_the_job() {
     ))
     .await
     .unwrap();
-    let batch: Vec<Value> = (0..10).map(|i| event("s", "c", "n", "2021-01-01T00:00:01Z", Some(&format!("e{i}")))).collect();
+    let batch: Vec<Value> = (0..10)
+        .map(|i| {
+            event(
+                "s",
+                "c",
+                "n",
+                "2021-01-01T00:00:01Z",
+                Some(&format!("e{i}")),
+            )
+        })
+        .collect();
     fx.send(&server.url, &json!(batch)).await.unwrap();
-    assert_eq!(fx.process(&server.url).await, 10, "the uncommitted event is invisible");
+    assert_eq!(
+        fx.process(&server.url).await,
+        10,
+        "the uncommitted event is invisible"
+    );
     slow.commit().await.unwrap();
-    assert_eq!(fx.process(&server.url).await, 1, "and is processed once it commits");
+    assert_eq!(
+        fx.process(&server.url).await,
+        1,
+        "and is processed once it commits"
+    );
     let mut ids: BTreeSet<String> = (0..10).map(|i| format!("e{i}")).collect();
     ids.insert("late".into());
     fx.assert_stored_and_counted_once(&ids).await;

@@ -1,0 +1,133 @@
+//! The main queries are served by indexes on both backends. Each plan is printed (run with
+//! `--nocapture` to read them) and checked for the index it must use.
+//!
+//! PostgreSQL plans are taken with `enable_seqscan = off`: on a test-sized table a sequential
+//! scan is cheaper and would hide whether an index can serve the query at all.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QuerySelect, QueryTrait, Statement, TransactionTrait};
+use the_eye::processing::job::claim_statement;
+use the_eye::query::EventFilter;
+use the_eye::query::counts::{CountDimension, counts_statement};
+use the_eye::query::events::{EventOrder, select_events};
+
+use crate::helpers::spawn_app;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+async fn plan(app: &crate::helpers::TestApp, statement: Statement) -> String {
+    let backend = app.db.get_database_backend();
+    let prefix = match backend {
+        DbBackend::Sqlite => "EXPLAIN QUERY PLAN ",
+        _ => "EXPLAIN ",
+    };
+    let explain = Statement::from_sql_and_values(
+        backend,
+        format!("{prefix}{}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    let txn = app.db.begin().await.unwrap();
+    if backend == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .unwrap();
+    }
+    let rows = txn.query_all_raw(explain).await.unwrap();
+    txn.rollback().await.unwrap();
+    rows.iter()
+        .map(|row| match backend {
+            DbBackend::Sqlite => row.try_get::<String>("", "detail").unwrap(),
+            _ => row.try_get::<String>("", "QUERY PLAN").unwrap(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn the_main_queries_use_indexes() {
+    let app = spawn_app().await;
+    let backend = app.db.get_database_backend();
+    let hour = (
+        Some(at("2021-01-01T09:00:00Z")),
+        Some(at("2021-01-01T09:59:59Z")),
+    );
+    let events = |filter: EventFilter| {
+        select_events(&filter, EventOrder::TimestampAsc, None)
+            .limit(101)
+            .build(backend)
+    };
+    // Each query with the indexes that may serve it (an empty table makes several equally cheap).
+    let cases: Vec<(&str, Statement, &[&str])> = vec![
+        (
+            "events of a session",
+            events(EventFilter {
+                session_id: Some("s".into()),
+                ..Default::default()
+            }),
+            &["idx_events_session_time"],
+        ),
+        (
+            "events of a category in one hour",
+            events(EventFilter {
+                category: Some("c".into()),
+                from: hour.0,
+                to: hour.1,
+                ..Default::default()
+            }),
+            &["idx_events_category_time", "idx_events_time"],
+        ),
+        (
+            "events with a name",
+            events(EventFilter {
+                name: Some("n".into()),
+                ..Default::default()
+            }),
+            &["idx_events_name_time"],
+        ),
+        (
+            "events in a time range",
+            events(EventFilter {
+                from: hour.0,
+                to: hour.1,
+                ..Default::default()
+            }),
+            &["idx_events_time"],
+        ),
+        (
+            "claiming unprocessed events",
+            claim_statement(backend, 5000),
+            &["idx_events_unprocessed"],
+        ),
+        (
+            "counts by category over a range",
+            counts_statement(
+                backend,
+                CountDimension::Category,
+                &EventFilter {
+                    from: Some(at("2021-01-01T08:30:00Z")),
+                    to: Some(at("2021-01-01T17:45:00Z")),
+                    ..Default::default()
+                },
+                1000,
+            ),
+            &["type_counts_hourly"],
+        ),
+    ];
+    for (what, statement, indexes) in cases {
+        let plan = plan(&app, statement).await;
+        println!("-- {what} ({backend:?})\n{plan}\n");
+        let served = indexes.iter().any(|index| plan.contains(index));
+        assert!(served, "{what}: expected one of {indexes:?} in\n{plan}");
+        if backend == DbBackend::Sqlite {
+            let full_scan = plan.lines().any(|line| line.trim() == "SCAN events");
+            assert!(!full_scan, "{what}: full scan of events in\n{plan}");
+        } else {
+            assert!(
+                !plan.contains("Seq Scan on events"),
+                "{what}: full scan of events in\n{plan}"
+            );
+        }
+    }
+}
