@@ -73,15 +73,14 @@ pub fn select_events(
         );
     }
     let query = events::Entity::find().filter(cond);
-    let query = match order {
+    match order {
         EventOrder::TimestampAsc => query
             .order_by_asc(Column::Timestamp)
             .order_by_asc(Column::Seq),
         EventOrder::TimestampDesc => query
             .order_by_desc(Column::Timestamp)
             .order_by_desc(Column::Seq),
-    };
-    query
+    }
 }
 
 /// A page of events matching `filter`, after `after`.
