@@ -254,6 +254,49 @@ fn statuses_ok(result: &Value) -> bool {
     })
 }
 
+/// What one continuously sending client saw.
+struct ClientLog {
+    client: usize,
+    /// Ids of events in acknowledged batches.
+    acked: Vec<String>,
+    /// Batches that got no answer (transport failure).
+    unanswered: Vec<usize>,
+    /// Answers that were GraphQL errors or rejections.
+    errors: Vec<String>,
+}
+
+/// Client `c` sends its batches 0, 1, 2… to `url` until `stop` is set (or, with
+/// `until_refused`, until a request gets no answer).
+fn spawn_client(
+    fx: Arc<Fixture>,
+    url: String,
+    c: usize,
+    stop: Arc<AtomicBool>,
+    until_refused: bool,
+) -> tokio::task::JoinHandle<ClientLog> {
+    tokio::spawn(async move {
+        let mut log = ClientLog {
+            client: c,
+            acked: Vec::new(),
+            unanswered: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut b = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let (batch, ids) = client_batch(c, b);
+            match fx.send(&url, &batch).await {
+                Ok(result) if statuses_ok(&result) => log.acked.extend(ids),
+                Ok(result) => log.errors.push(result.to_string()),
+                Err(e) if e.starts_with("graphql") => log.errors.push(e),
+                Err(_) if until_refused => break,
+                Err(_) => log.unanswered.push(b),
+            }
+            b += 1;
+        }
+        log
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_ingest_and_processing_exactly_once() {
     let fx = Arc::new(Fixture::new().await);
@@ -337,34 +380,19 @@ async fn a_killed_server_loses_no_acknowledged_event_and_retries_create_no_dupli
     let first = ServerProcess::start(&fx.database_url, &args);
     let url = first.url.clone();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for c in 0..4 {
-        let (fx, url, stop) = (fx.clone(), url.clone(), stop.clone());
-        clients.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let mut unacked = Vec::new();
-            let mut b = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let (batch, ids) = client_batch(c, b);
-                match fx.send(&url, &batch).await {
-                    Ok(result) if statuses_ok(&result) => acked.extend(ids),
-                    Ok(result) => panic!("unexpected rejection: {result}"),
-                    Err(_) => unacked.push(b),
-                }
-                b += 1;
-            }
-            (acked, unacked, c)
-        }));
-    }
+    let clients: Vec<_> = (0..4)
+        .map(|c| spawn_client(fx.clone(), url.clone(), c, stop.clone(), false))
+        .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     first.kill();
     stop.store(true, Ordering::SeqCst);
     let mut acked = BTreeSet::new();
     let mut to_retry = Vec::new();
     for client in clients {
-        let (ids, unacked, c) = client.await.unwrap();
-        acked.extend(ids);
-        to_retry.extend(unacked.into_iter().map(|b| (c, b)));
+        let log = client.await.unwrap();
+        assert!(log.errors.is_empty(), "{:?}", log.errors);
+        acked.extend(log.acked);
+        to_retry.extend(log.unanswered.into_iter().map(|b| (log.client, b)));
     }
     assert!(
         !acked.is_empty(),
@@ -399,26 +427,9 @@ async fn sigterm_finishes_in_flight_batches_and_exits_cleanly() {
     let server = ServerProcess::start(&fx.database_url, &["--process-interval-ms", "10"]);
     let url = server.url.clone();
     let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for c in 0..6 {
-        let (fx, url, stop) = (fx.clone(), url.clone(), stop.clone());
-        clients.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let mut answered_with_error = Vec::new();
-            let mut b = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let (batch, ids) = client_batch(c, b);
-                match fx.send(&url, &batch).await {
-                    Ok(result) if statuses_ok(&result) => acked.extend(ids),
-                    Ok(result) => answered_with_error.push(result.to_string()),
-                    Err(e) if e.starts_with("graphql") => answered_with_error.push(e),
-                    Err(_) => break,
-                }
-                b += 1;
-            }
-            (acked, answered_with_error)
-        }));
-    }
+    let clients: Vec<_> = (0..6)
+        .map(|c| spawn_client(fx.clone(), url.clone(), c, stop.clone(), true))
+        .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let status = tokio::task::spawn_blocking(move || server.terminate())
         .await
@@ -427,12 +438,13 @@ async fn sigterm_finishes_in_flight_batches_and_exits_cleanly() {
     assert!(status.success(), "exit status {status:?}");
     let mut acked = BTreeSet::new();
     for client in clients {
-        let (ids, errors) = client.await.unwrap();
+        let log = client.await.unwrap();
+        let errors = &log.errors;
         assert!(
             errors.is_empty(),
             "a request was answered with an error: {errors:?}"
         );
-        acked.extend(ids);
+        acked.extend(log.acked);
     }
     assert!(!acked.is_empty());
     let stored = fx
