@@ -92,7 +92,7 @@ impl Validator<'_> {
         let session = field("sessionId", &raw.session_id);
         let category = field("category", &raw.category);
         let name = field("name", &raw.name);
-        let timestamp = self.check_timestamp(&raw.timestamp, &mut reasons);
+        let timestamp = self.check_timestamp(index, &raw.timestamp, &mut reasons);
         let data_ok = self.check_data(&raw.data, &mut reasons);
         if data_ok && let (Some(category), Some(name)) = (&category, &name) {
             self.check_schema(category.as_str(), name.as_str(), &raw.data, &mut reasons);
@@ -122,11 +122,18 @@ impl Validator<'_> {
         }
     }
 
-    fn check_timestamp(&self, raw: &Value, reasons: &mut Vec<Reason>) -> Option<DateTime<Utc>> {
+    fn check_timestamp(
+        &self,
+        index: usize,
+        raw: &Value,
+        reasons: &mut Vec<Reason>,
+    ) -> Option<DateTime<Utc>> {
         let Value::String(text) = raw else {
             reasons.push(Reason::new(
                 ReasonCode::InvalidTimestamp,
-                "`timestamp` must be a string such as 2021-01-01T09:15:27.243860Z",
+                format!(
+                    "events[{index}].timestamp must be a string such as 2021-01-01T09:15:27.243860Z"
+                ),
                 "/timestamp",
             ));
             return None;
@@ -134,7 +141,7 @@ impl Validator<'_> {
         let at = match parse_timestamp(text) {
             Ok(at) => at,
             Err(e) => {
-                let message = format!("`timestamp` {text:?} is not valid: {}", e.0);
+                let message = format!("events[{index}].timestamp {text:?} is not valid: {}", e.0);
                 reasons.push(Reason::new(
                     ReasonCode::InvalidTimestamp,
                     message,

@@ -407,3 +407,27 @@ async fn a_missing_required_field_fails_the_request_and_stores_nothing() {
     );
     assert_eq!(app.table_count("events").await, 0);
 }
+
+#[tokio::test]
+async fn a_malformed_timestamp_rejects_only_its_event_and_names_its_position() {
+    let app = spawn_app().await;
+    let result = app
+        .record(json!([
+            pageview("s", "2021-01-01T00:00:00Z"),
+            pageview("s", "2021-01-01T00:00:01Z"),
+            pageview("s", "2021-01-01 25:00:00"),
+        ]))
+        .await;
+    assert_eq!(
+        (result["accepted"].as_i64(), result["rejected"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let error = &result["results"][2]["errors"][0];
+    assert_eq!(error["code"], "INVALID_TIMESTAMP");
+    assert_eq!(error["path"], "/timestamp");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("events[2].timestamp \"2021-01-01 25:00:00\""),
+        "{message}"
+    );
+}
