@@ -126,10 +126,18 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, max_events
                 }
             }
             Err(err) => {
-                let _ = group
-                    .into_iter()
-                    .next()
-                    .map(|pending| pending.reply.send(answer_one(Err(err))));
+                let transient = crate::db::is_transient(&err);
+                tracing::error!(error = %err, batches = group.len(), "group commit failed");
+                for pending in group {
+                    let answer = if transient {
+                        AppError::Unavailable(
+                            "the database is unavailable; retrying is safe".into(),
+                        )
+                    } else {
+                        AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
+                    };
+                    let _ = pending.reply.send(Err(answer));
+                }
             }
         }
     }
