@@ -35,6 +35,13 @@ impl From<AppError> for Error {
                     ext.set("requestId", request_id.as_str());
                 })
             }
+            AppError::RateLimited {
+                message,
+                retry_after_ms,
+            } => Error::new(message).extend_with(|_, ext| {
+                ext.set("code", code);
+                ext.set("retryAfterMs", retry_after_ms);
+            }),
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::BadInput(m)

@@ -82,16 +82,19 @@ impl Validator<'_> {
     /// Validates the event at `index` of its batch.
     pub fn validate(&self, index: usize, raw: RawEvent) -> Result<ValidEvent, Box<RejectedEvent>> {
         let mut reasons = Vec::new();
-        let max = self.limits.max_field_chars;
-        let mut field = |name: &str, value: &str| {
+        let limits = self.limits;
+        let mut field = |name: &str, value: &str, max: usize| {
             BoundedText::parse(value, max)
                 .map_err(|e| reasons.push(e.reason(name)))
                 .ok()
         };
-        let client_id = raw.id.as_deref().map(|id| field("id", id));
-        let session = field("sessionId", &raw.session_id);
-        let category = field("category", &raw.category);
-        let name = field("name", &raw.name);
+        let client_id = raw
+            .id
+            .as_deref()
+            .map(|id| field("id", id, limits.max_event_id_chars));
+        let session = field("sessionId", &raw.session_id, limits.max_session_id_chars);
+        let category = field("category", &raw.category, limits.max_category_chars);
+        let name = field("name", &raw.name, limits.max_name_chars);
         let timestamp = self.check_timestamp(&raw.timestamp, &mut reasons);
         let data_ok = self.check_data(&raw.data, &mut reasons);
         if data_ok && let (Some(category), Some(name)) = (&category, &name) {

@@ -109,8 +109,12 @@ async fn serve_on_an_empty_database_prints_an_admin_key_once() {
     })
     .await
     .unwrap();
-    let auth =
-        the_eye::auth::Authentication::from_header(&db, Some(&format!("Bearer {key}"))).await;
+    let auth = the_eye::auth::Authentication::from_header(
+        &db,
+        Some(&format!("Bearer {key}")),
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    )
+    .await;
     let caller = auth.require(the_eye::auth::Scope::Admin).unwrap();
     assert_eq!(caller.application_name, "admin");
 }
