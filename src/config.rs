@@ -98,6 +98,10 @@ pub struct Limits {
     /// Highest GraphQL query complexity accepted.
     #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = 5_000)]
     pub max_query_complexity: usize,
+    /// Deepest nesting of `{`, `[` and `(` in a query's text, checked before parsing (it
+    /// protects the parser's stack; the selection depth is `max_query_depth`).
+    #[arg(long, env = "EYE_MAX_QUERY_NESTING", default_value_t = 64)]
+    pub max_query_nesting: usize,
     /// Most operations in one batched GraphQL request (a JSON array of requests); a bigger
     /// batch is refused whole, nothing executed.
     #[arg(long, env = "EYE_MAX_BATCH_OPERATIONS", default_value_t = 10)]
@@ -131,6 +135,7 @@ impl Default for Limits {
             max_page_size: 1_000,
             max_query_depth: 12,
             max_query_complexity: 5_000,
+            max_query_nesting: 64,
             max_batch_operations: 10,
         }
     }

@@ -44,6 +44,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Limits, Settings};
 use crate::error::AppError;
 use crate::graphql::error::{REQUEST_ID, classify_unlabelled, request_id};
+use crate::graphql::nesting::nesting_depth;
 use crate::graphql::{AppSchema, build_schema};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
@@ -64,6 +65,7 @@ struct HttpState {
     rate_limits: Arc<RateLimits>,
     last_used: Arc<LastUsed>,
     max_batch_operations: usize,
+    max_query_nesting: usize,
 }
 
 /// Runs the service on `listener` until `shutdown` completes, with the system clock.
@@ -111,6 +113,7 @@ pub async fn serve_with_clock(
         rate_limits: rate_limits.clone(),
         last_used: Arc::new(LastUsed::default()),
         max_batch_operations: limits.max_batch_operations,
+        max_query_nesting: limits.max_query_nesting,
         schema: build_schema(AppState {
             db,
             settings: Arc::new(settings),
@@ -270,6 +273,19 @@ fn refusal(err: AppError) -> Response {
     response
 }
 
+fn check_nesting(request: &BatchRequest, max: usize) -> Result<(), AppError> {
+    let too_deep = request
+        .iter()
+        .map(|operation| nesting_depth(&operation.query))
+        .find(|depth| *depth > max);
+    match too_deep {
+        Some(depth) => Err(AppError::LimitExceeded(format!(
+            "the query nests brackets {depth} deep; the limit is {max} (EYE_MAX_QUERY_NESTING)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 async fn graphql(
     State(state): State<HttpState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -288,6 +304,9 @@ async fn graphql(
             state.max_batch_operations,
             operations.len()
         )));
+    }
+    if let Err(err) = check_nesting(&request, state.max_query_nesting) {
+        return refusal(err);
     }
     // Without connection info (a router served without it) the address is unknown and only an
     // application without an allowlist can be used: fail closed.

@@ -12,6 +12,7 @@ pub mod event_errors;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
+pub mod nesting;
 pub mod processing;
 pub mod scalars;
 pub mod sessions;
