@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0 with a fresh database, driven over HTTP.
 //! One module per capability; each reads as a specification of it.
 
+mod admin;
 mod auth;
 mod cli;
 mod counts;
@@ -8,6 +9,7 @@ mod event_types;
 mod helpers;
 mod hostile;
 mod ingest;
+mod limits;
 mod processing;
 mod query;
 mod schema;
