@@ -460,7 +460,8 @@ mod properties {
         prop_oneof![
             Just(json!("2021-01-01T00:00:00Z")),
             Just(json!("2999-01-01T00:00:00Z")),
-            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,10})?".prop_map(Value::String),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,10})?"
+                .prop_map(Value::String),
             json_value(),
         ]
     }
@@ -474,14 +475,16 @@ mod properties {
             json_value(),
             timestamp(),
         )
-            .prop_map(|(id, session_id, category, name, data, timestamp)| RawEvent {
-                id,
-                session_id,
-                category,
-                name,
-                data,
-                timestamp,
-            })
+            .prop_map(
+                |(id, session_id, category, name, data, timestamp)| RawEvent {
+                    id,
+                    session_id,
+                    category,
+                    name,
+                    data,
+                    timestamp,
+                },
+            )
     }
 
     /// A JSON Pointer: empty, or `/`-separated segments in which `~` only starts `~0` or `~1`.

@@ -246,11 +246,15 @@ fn bad_graphql() -> Vec<Case> {
             "query A { events { edges { cursor } } } query B { events { edges { cursor } } }",
             json!({}),
         ),
-        bad(
+        // A fragment cycle is infinitely deep: the recursion check refuses it first.
+        case(
             "fragment cycle",
             Auth::Read,
-            "{ events { ...A } } fragment A on EventConnection { ...B } fragment B on EventConnection { ...A }",
-            json!({}),
+            gql(
+                "{ events { ...A } } fragment A on EventConnection { ...B } fragment B on EventConnection { ...A }",
+                json!({}),
+            ),
+            Expect::Refused(200, "LIMIT_EXCEEDED"),
         ),
         bad(
             "subscription",
@@ -320,6 +324,7 @@ fn limits() -> Vec<Case> {
         case("11 operations in one batch", Auth::Read, batch(11), Expect::Refused(400, "LIMIT_EXCEEDED")),
         case("1000 operations in one batch", Auth::None, batch(1_000), Expect::Refused(400, "LIMIT_EXCEEDED")),
         case("query too deep", Auth::Read, gql(&format!("{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}", "ofType { ".repeat(10), "} ".repeat(10)), json!({})), Expect::Refused(200, "LIMIT_EXCEEDED")),
+        case("selection 40 deep, under the nesting limit", Auth::Read, gql(&format!("{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}", "ofType { ".repeat(36), "} ".repeat(36)), json!({})), Expect::Refused(200, "LIMIT_EXCEEDED")),
         case("query too complex", Auth::Read, gql(&format!("{{ {aliases} }}"), json!({})), Expect::Refused(200, "LIMIT_EXCEEDED")),
         case("page over the maximum", Auth::Read, gql("{ events(first: 1001) { edges { cursor } } }", json!({})), Expect::Refused(200, "LIMIT_EXCEEDED")),
         case("error page over the maximum", Auth::Read, gql("{ eventErrors(first: 100000) { edges { cursor } } }", json!({})), Expect::Refused(200, "LIMIT_EXCEEDED")),
