@@ -303,11 +303,6 @@ fn limits() -> Vec<Case> {
                 .collect::<Vec<_>>()
         )
     };
-    let deep_query = format!(
-        "{{ {} }}",
-        "session(id: \"s\") { events { edges { node { application { name } } } } }"
-    );
-    let deep_selection = format!("{}{}", "{ events { edges { node { id ".repeat(1), "} } } }");
     let aliases: String = (0..1_300)
         .map(|i| format!("a{i}: events(first: 1000) {{ edges {{ node {{ id data }} }} }} "))
         .collect();
@@ -316,7 +311,6 @@ fn limits() -> Vec<Case> {
         serde_json::to_vec(&ops).unwrap()
     };
     let brace_bomb = format!("{}{}", "{ events ".repeat(20_000), "}".repeat(20_000));
-    let _ = (deep_query, deep_selection);
     vec![
         case("batch over the event limit", Auth::Ingest, record(many(1_001)), Expect::Refused(200, "LIMIT_EXCEEDED")),
         case("body over 1 MiB", Auth::Ingest, gql(READ, json!({ "pad": "x".repeat(1_100_000) })), Expect::Refused(413, "LIMIT_EXCEEDED")),
