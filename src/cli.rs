@@ -1,9 +1,15 @@
-//! The command line: `serve`, `migrate`, `process`, `schema` and `key create`.
+//! The command line: `serve`, `migrate`, `process`, `schema`, and the administration of
+//! applications (`app …`) and API keys (`key …`).
 
 use clap::{Args, Parser, Subcommand};
+use sea_orm::DatabaseConnection;
 
-use crate::auth::{Scope, Scopes, keys};
+use crate::auth::keys::{KeyInfo, NewKey};
+use crate::auth::{Scope, Scopes, applications, keys};
 use crate::config::{DatabaseSettings, ProcessingSettings, Settings};
+use crate::domain::Allowlist;
+use crate::entities::applications as app_entity;
+use crate::error::AppError;
 use crate::{db, graphql, processing, server};
 
 /// The Eye: self-hosted event collection.
@@ -33,9 +39,49 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL), as checked in at `schema.graphql`.
     Schema,
+    /// Manage applications and their IP allowlists.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+}
+
+/// Application commands.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an application, optionally restricted to addresses and CIDR ranges.
+    Create {
+        /// Its unique name.
+        name: String,
+        /// An address or CIDR range its keys may be used from; repeat for several. Without
+        /// any, its keys work from any address.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Database connection.
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List applications with their allowlists.
+    List {
+        /// Database connection.
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Replace an application's allowlist (`--any` removes it).
+    Allow {
+        /// The application's name.
+        name: String,
+        /// Addresses and CIDR ranges its keys may be used from.
+        #[arg(required_unless_present = "any", conflicts_with = "any")]
+        cidrs: Vec<String>,
+        /// Remove the allowlist: its keys work from any address.
+        #[arg(long)]
+        any: bool,
+        /// Database connection.
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
 }
 
 /// Key commands.
@@ -44,6 +90,30 @@ pub enum KeyCommand {
     /// Create a key for an application (created if it does not exist). The key is printed
     /// once, as the last line.
     Create(CreateKey),
+    /// List keys (prefix, scopes, dates; never the secret), newest first.
+    List {
+        /// Only this application's keys.
+        #[arg(long)]
+        app: Option<String>,
+        /// Database connection.
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Revoke a key, named by its id or prefix; it is refused from the next request on.
+    Revoke(KeyRef),
+    /// Issue a new key with the same application and scopes as an existing one, which keeps
+    /// working until revoked. The new key is printed once, as the last line.
+    Rotate(KeyRef),
+}
+
+/// A key named on the command line.
+#[derive(Debug, Args)]
+pub struct KeyRef {
+    /// The key's id (`12`) or prefix (`eye_1a2b3c4d`, as `key list` shows it).
+    pub key: String,
+    /// Database connection.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 }
 
 /// Arguments of `key create`.
@@ -58,6 +128,150 @@ pub struct CreateKey {
     /// Database connection.
     #[command(flatten)]
     pub database: DatabaseSettings,
+}
+
+async fn open(database: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let conn = db::connect(database).await?;
+    db::migrate(&conn).await?;
+    Ok(conn)
+}
+
+/// Service errors on the command line: the operator is trusted, so the whole message is shown.
+fn fail(doing: &str) -> impl FnOnce(AppError) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{doing}: {e:?}")
+}
+
+fn print_app(app: &app_entity::Model) -> anyhow::Result<()> {
+    let allowlist = applications::allowlist_of(app).map_err(fail("reading the allowlist"))?;
+    let allowed = allowlist.map_or("any address".to_string(), |a| a.entries().join(" "));
+    println!("{}\t{}\t{}", app.id, app.name, allowed);
+    Ok(())
+}
+
+fn print_key(key: &KeyInfo) {
+    let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map_or("-".to_string(), |d| {
+            crate::domain::timestamp::format_timestamp(&d)
+        })
+    };
+    println!(
+        "{}\t{}…\t{}\t{}\tcreated {}\tlast used {}\trevoked {}",
+        key.id,
+        key.prefix,
+        key.application_name,
+        key.scopes,
+        date(Some(key.created_at)),
+        date(key.last_used_at),
+        date(key.revoked_at),
+    );
+}
+
+fn print_new_key(key: &NewKey) {
+    println!(
+        "created key {}… for application `{}` with scopes {}; it is shown only once:",
+        key.prefix, key.application_name, key.scopes
+    );
+    println!("{}", key.secret);
+}
+
+async fn run_app(command: AppCommand) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Create {
+            name,
+            allow,
+            database,
+        } => {
+            let conn = open(&database).await?;
+            let allowlist = if allow.is_empty() {
+                None
+            } else {
+                Some(Allowlist::parse(&allow).map_err(|e| anyhow::anyhow!(e))?)
+            };
+            let app = applications::create_application(&conn, &name, allowlist)
+                .await
+                .map_err(fail("creating the application"))?;
+            print_app(&app)
+        }
+        AppCommand::List { database } => {
+            let conn = open(&database).await?;
+            let apps = applications::list_applications(&conn)
+                .await
+                .map_err(fail("listing applications"))?;
+            apps.iter().try_for_each(print_app)
+        }
+        AppCommand::Allow {
+            name,
+            cidrs,
+            any,
+            database,
+        } => {
+            let conn = open(&database).await?;
+            let allowlist = if any {
+                None
+            } else {
+                Some(Allowlist::parse(&cidrs).map_err(|e| anyhow::anyhow!(e))?)
+            };
+            let app = find_app(&conn, &name).await?;
+            let app = applications::set_allowlist(&conn, app.id, allowlist)
+                .await
+                .map_err(fail("setting the allowlist"))?;
+            print_app(&app)
+        }
+    }
+}
+
+async fn find_app(conn: &DatabaseConnection, name: &str) -> anyhow::Result<app_entity::Model> {
+    applications::find_by_name(conn, name)
+        .await
+        .map_err(fail("finding the application"))?
+        .ok_or_else(|| anyhow::anyhow!("no application is called `{name}`"))
+}
+
+async fn run_key(command: KeyCommand) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::Create(args) => {
+            let conn = open(&args.database).await?;
+            let key = keys::create_key(&conn, &args.app, Scopes::of(args.scopes))
+                .await
+                .map_err(fail("creating the key"))?;
+            print_new_key(&key);
+            Ok(())
+        }
+        KeyCommand::List { app, database } => {
+            let conn = open(&database).await?;
+            let app_id = match app {
+                Some(name) => Some(find_app(&conn, &name).await?.id),
+                None => None,
+            };
+            let keys = keys::list_keys(&conn, app_id)
+                .await
+                .map_err(fail("listing keys"))?;
+            keys.iter().for_each(print_key);
+            Ok(())
+        }
+        KeyCommand::Revoke(args) => {
+            let conn = open(&args.database).await?;
+            let key = keys::find_key(&conn, &args.key)
+                .await
+                .map_err(fail("finding the key"))?;
+            let key = keys::revoke_key(&conn, key.id)
+                .await
+                .map_err(fail("revoking the key"))?;
+            print_key(&key);
+            Ok(())
+        }
+        KeyCommand::Rotate(args) => {
+            let conn = open(&args.database).await?;
+            let key = keys::find_key(&conn, &args.key)
+                .await
+                .map_err(fail("finding the key"))?;
+            let new = keys::rotate_key(&conn, key.id)
+                .await
+                .map_err(fail("rotating the key"))?;
+            print_new_key(&new);
+            Ok(())
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -100,19 +314,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        Command::Key(KeyCommand::Create(args)) => {
-            let conn = db::connect(&args.database).await?;
-            db::migrate(&conn).await?;
-            let key = keys::create_key(&conn, &args.app, Scopes::of(args.scopes))
-                .await
-                .map_err(|e| anyhow::anyhow!("creating the key: {e:?}"))?;
-            println!(
-                "created key {}… for application `{}` with scopes {}; it is shown only once:",
-                key.prefix, key.application_name, key.scopes
-            );
-            println!("{}", key.secret);
-            Ok(())
-        }
+        Command::App(command) => run_app(command).await,
+        Command::Key(command) => run_key(command).await,
     }
 }
 

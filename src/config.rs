@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 /// The default database: a SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://the-eye.db?mode=rwc";
@@ -86,9 +87,18 @@ pub struct Limits {
     /// Deepest nesting of objects and arrays in `data`.
     #[arg(long, env = "EYE_MAX_DATA_DEPTH", default_value_t = 32)]
     pub max_data_depth: usize,
-    /// Longest `sessionId`, `category`, `name` and client `id`, in characters.
-    #[arg(long, env = "EYE_MAX_FIELD_CHARS", default_value_t = 128)]
-    pub max_field_chars: usize,
+    /// Longest `sessionId`, in characters (the column holds at most 128).
+    #[arg(long, env = "EYE_MAX_SESSION_ID_CHARS", default_value_t = 128, value_parser = column_chars)]
+    pub max_session_id_chars: usize,
+    /// Longest `category`, in characters (the column holds at most 128).
+    #[arg(long, env = "EYE_MAX_CATEGORY_CHARS", default_value_t = 128, value_parser = column_chars)]
+    pub max_category_chars: usize,
+    /// Longest event `name`, in characters (the column holds at most 128).
+    #[arg(long, env = "EYE_MAX_NAME_CHARS", default_value_t = 128, value_parser = column_chars)]
+    pub max_name_chars: usize,
+    /// Longest client event `id`, in characters (the column holds at most 128).
+    #[arg(long, env = "EYE_MAX_EVENT_ID_CHARS", default_value_t = 128, value_parser = column_chars)]
+    pub max_event_id_chars: usize,
     /// Page size used when `first` is not given.
     #[arg(long, env = "EYE_DEFAULT_PAGE_SIZE", default_value_t = 100)]
     pub default_page_size: u64,
@@ -101,6 +111,26 @@ pub struct Limits {
     /// Highest GraphQL query complexity accepted.
     #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = 5_000)]
     pub max_query_complexity: usize,
+    /// Deepest nesting of `{`, `[` and `(` in a query's text, checked before parsing (it
+    /// protects the parser's stack; the selection depth is `max_query_depth`).
+    #[arg(long, env = "EYE_MAX_QUERY_NESTING", default_value_t = 64)]
+    pub max_query_nesting: usize,
+    /// Most operations in one batched GraphQL request (a JSON array of requests); a bigger
+    /// batch is refused whole, nothing executed.
+    #[arg(long, env = "EYE_MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    pub max_batch_operations: usize,
+}
+
+/// The text columns of events hold at most this many characters, so no field limit may exceed
+/// it: a longer value would pass validation and then fail the insert.
+pub const MAX_COLUMN_CHARS: usize = 128;
+
+fn column_chars(raw: &str) -> Result<usize, String> {
+    let n: usize = raw.parse().map_err(|e| format!("{e}"))?;
+    if n == 0 || n > MAX_COLUMN_CHARS {
+        return Err(format!("must be between 1 and {MAX_COLUMN_CHARS}"));
+    }
+    Ok(n)
 }
 
 impl Default for Limits {
@@ -110,11 +140,16 @@ impl Default for Limits {
             max_events_per_batch: 1_000,
             max_data_bytes: 32 * 1024,
             max_data_depth: 32,
-            max_field_chars: 128,
+            max_session_id_chars: 128,
+            max_category_chars: 128,
+            max_name_chars: 128,
+            max_event_id_chars: 128,
             default_page_size: 100,
             max_page_size: 1_000,
             max_query_depth: 12,
             max_query_complexity: 5_000,
+            max_query_nesting: 64,
+            max_batch_operations: 10,
         }
     }
 }
@@ -177,6 +212,31 @@ impl Default for ProcessingSettings {
     }
 }
 
+/// Who may connect from where, and how fast.
+#[derive(Debug, Clone, Args)]
+pub struct SecuritySettings {
+    /// Proxies whose `X-Forwarded-For` header is believed (comma-separated addresses or CIDR
+    /// ranges). Empty: the header is ignored and the client is the TCP peer.
+    #[arg(long, env = "EYE_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = crate::domain::allowlist::parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests per second one key may make on this instance (bursts up to as many); 0 disables.
+    #[arg(long, env = "EYE_RATE_LIMIT_REQUESTS_PER_S", default_value_t = 1_000)]
+    pub rate_limit_requests_per_s: u32,
+    /// Events per second one key may send to this instance (bursts up to as many); 0 disables.
+    #[arg(long, env = "EYE_RATE_LIMIT_EVENTS_PER_S", default_value_t = 100_000)]
+    pub rate_limit_events_per_s: u32,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            rate_limit_requests_per_s: 1_000,
+            rate_limit_events_per_s: 100_000,
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -195,6 +255,9 @@ pub struct Settings {
     /// Request and event limits.
     #[command(flatten)]
     pub limits: Limits,
+    /// Trusted proxies and rate limits.
+    #[command(flatten)]
+    pub security: SecuritySettings,
 }
 
 impl Default for Settings {
@@ -205,6 +268,7 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             processing: ProcessingSettings::default(),
             limits: Limits::default(),
+            security: SecuritySettings::default(),
         }
     }
 }

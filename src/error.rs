@@ -18,6 +18,13 @@ pub enum AppError {
     BadInput(String),
     /// A named limit was exceeded.
     LimitExceeded(String),
+    /// The key is over its rate limit; retrying after `retry_after_ms` may succeed.
+    RateLimited {
+        /// What was exceeded, for humans.
+        message: String,
+        /// How long to wait before the request can succeed.
+        retry_after_ms: u64,
+    },
     /// The service cannot answer now (database unreachable, queue full); retrying is safe.
     Unavailable(String),
     /// Anything else: a bug or a storage failure. The client sees only a request id.
@@ -32,6 +39,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::BadInput(_) => "BAD_USER_INPUT",
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -47,6 +55,13 @@ impl fmt::Debug for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppError::Internal(err) => write!(f, "INTERNAL: {err:#}"),
+            AppError::RateLimited {
+                message,
+                retry_after_ms,
+            } => write!(
+                f,
+                "RATE_LIMITED: {message} (retry after {retry_after_ms} ms)"
+            ),
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::BadInput(m)
@@ -69,3 +84,19 @@ impl From<sea_orm::DbErr> for AppError {
 
 /// A result of a service call.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Turns a database error that is a unique-constraint violation into a client answer; the one
+/// place where constraint violations become answers.
+pub trait OnConstraint<T> {
+    /// `answer()` when the statement violated a unique constraint, the usual mapping otherwise.
+    fn on_unique_violation(self, answer: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> OnConstraint<T> for Result<T, sea_orm::DbErr> {
+    fn on_unique_violation(self, answer: impl FnOnce() -> AppError) -> AppResult<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => answer(),
+            _ => AppError::from(err),
+        })
+    }
+}

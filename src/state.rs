@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::rate_limit::RateLimits;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::registry::Registry;
@@ -22,4 +23,6 @@ pub struct AppState {
     pub writer: Writer,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
+    /// Per-key request and event rates.
+    pub rate_limits: Arc<RateLimits>,
 }

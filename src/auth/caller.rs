@@ -1,8 +1,19 @@
-//! The authenticated caller of a request, resolved once from its `Authorization` header.
+//! The authenticated caller of a request, resolved once from its `Authorization` header and
+//! the client's address.
+//!
+//! The key's row is found by its stored prefix, then the SHA-256 of the presented key is
+//! compared with the stored hash in constant time. An unknown prefix is compared against a
+//! dummy hash, so an unknown key, a wrong secret and a revoked key take the same path and get
+//! the same `UNAUTHENTICATED` answer. The row is read on every request, so a revocation or an
+//! allowlist change applies at once on every instance.
+
+use std::net::IpAddr;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use subtle::ConstantTimeEq;
 
-use super::keys::hash_key;
+use super::applications::allowlist_of;
+use super::keys::{PREFIX_CHARS, hash_key};
 use super::scope::{Scope, Scopes};
 use crate::entities::{api_keys, applications};
 use crate::error::{AppError, AppResult};
@@ -28,12 +39,17 @@ pub struct Authentication(Result<Caller, AuthFailure>);
 enum AuthFailure {
     Missing,
     Invalid,
+    AddressNotAllowed,
     Unavailable(String),
 }
 
 impl Authentication {
-    /// Authenticates the value of an `Authorization` header (if any).
-    pub async fn from_header(db: &DatabaseConnection, header: Option<&str>) -> Self {
+    /// Authenticates the value of an `Authorization` header (if any) sent from `client`.
+    pub async fn from_header(
+        db: &DatabaseConnection,
+        header: Option<&str>,
+        client: IpAddr,
+    ) -> Self {
         let Some(header) = header else {
             return Self(Err(AuthFailure::Missing));
         };
@@ -44,7 +60,13 @@ impl Authentication {
             return Self(Err(AuthFailure::Invalid));
         };
         match lookup(db, key.trim()).await {
-            Ok(Some(caller)) => Self(Ok(caller)),
+            Ok(Some((caller, allowlist))) => match allowlist {
+                Some(list) if !list.allows(client) => {
+                    tracing::info!(key_id = caller.key_id, %client, "key used from outside its allowlist");
+                    Self(Err(AuthFailure::AddressNotAllowed))
+                }
+                _ => Self(Ok(caller)),
+            },
             Ok(None) => Self(Err(AuthFailure::Invalid)),
             Err(err) => {
                 let message = match err {
@@ -57,6 +79,11 @@ impl Authentication {
                 Self(Err(AuthFailure::Unavailable(message)))
             }
         }
+    }
+
+    /// The caller, if authentication succeeded (whatever its scopes).
+    pub fn caller(&self) -> Option<&Caller> {
+        self.0.as_ref().ok()
     }
 
     /// An authentication that succeeded for `caller` (for tests and internal calls).
@@ -78,29 +105,49 @@ impl Authentication {
             Err(AuthFailure::Invalid) => Err(AppError::Unauthenticated(
                 "the API key is not valid or has been revoked".into(),
             )),
+            Err(AuthFailure::AddressNotAllowed) => Err(AppError::Forbidden(
+                "this API key may not be used from this address".into(),
+            )),
             Err(AuthFailure::Unavailable(m)) => Err(AppError::Unavailable(m.clone())),
         }
     }
 }
 
-async fn lookup(db: &DatabaseConnection, key: &str) -> AppResult<Option<Caller>> {
-    // Keys are 256-bit random values, so a hash lookup is safe: knowing a hash prefix tells an
-    // attacker nothing usable, and no secret is ever compared byte by byte.
+/// Stands in for the stored hash when no key has the presented prefix, so that path compares
+/// too.
+const DUMMY_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+async fn lookup(
+    db: &DatabaseConnection,
+    key: &str,
+) -> AppResult<Option<(Caller, Option<crate::domain::Allowlist>)>> {
+    let presented = hash_key(key);
+    let Some(prefix) = key.get(..PREFIX_CHARS) else {
+        return Ok(None);
+    };
     let found = api_keys::Entity::find()
-        .filter(api_keys::Column::KeyHash.eq(hash_key(key)))
-        .filter(api_keys::Column::RevokedAt.is_null())
+        .filter(api_keys::Column::Prefix.eq(prefix))
         .find_also_related(applications::Entity)
         .one(db)
         .await?;
-    let Some((key, Some(app))) = found else {
+    let stored = found
+        .as_ref()
+        .map_or(DUMMY_HASH, |(k, _)| k.key_hash.as_str());
+    let matches: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
+    let Some((key, Some(app))) = found.filter(|_| matches) else {
         return Ok(None);
     };
+    if key.revoked_at.is_some() {
+        return Ok(None);
+    }
     let scopes = Scopes::parse(&key.scopes)
         .map_err(|e| AppError::internal("reading a key's scopes", anyhow::anyhow!(e)))?;
-    Ok(Some(Caller {
+    let allowlist = allowlist_of(&app)?;
+    let caller = Caller {
         key_id: key.id,
         application_id: app.id,
         application_name: app.name,
         scopes,
-    }))
+    };
+    Ok(Some((caller, allowlist)))
 }

@@ -1,7 +1,12 @@
-//! Trusted clients: applications, their API keys and scopes, and who is calling.
+//! Trusted clients: applications, their API keys, scopes and IP allowlists, who is calling and
+//! from where, and how fast each key may go.
 
+pub mod applications;
 pub mod caller;
+pub mod client_addr;
 pub mod keys;
+pub mod last_used;
+pub mod rate_limit;
 pub mod scope;
 
 pub use caller::{Authentication, Caller};

@@ -4,7 +4,7 @@
 //! Instants are kept in UTC at microsecond precision (what PostgreSQL stores); finer digits
 //! are truncated.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 /// The accepted format, for messages.
 pub const FORMAT_HINT: &str = "YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]";
@@ -70,6 +70,13 @@ pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, TimestampError> {
         .single()
         .ok_or_else(|| malformed("not a valid instant"))?
         .with_timezone(&Utc);
+    // A zone can push the instant out of the four-digit years (`0000-01-01T00:00:00+01:00`);
+    // such an instant could be shown but not sent back, so it is refused here.
+    if !(0..=9999).contains(&instant.year()) {
+        return Err(TimestampError(
+            "the instant falls outside the years 0000 to 9999 in UTC".into(),
+        ));
+    }
     Ok(truncate_to_micros(instant))
 }
 
@@ -149,6 +156,8 @@ mod tests {
             "+021-01-01 09:15:27",
             "2021-01-01 09:15:2é",
             "１２３４-01-01 09:15:27",
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
         ];
         for raw in cases {
             assert!(parse_timestamp(raw).is_err(), "{raw:?} should be refused");
@@ -159,5 +168,92 @@ mod tests {
     fn formats_in_utc_with_microseconds() {
         let at = parse_timestamp("2021-01-01 09:15:27.24386").unwrap();
         assert_eq!(format_timestamp(&at), "2021-01-01T09:15:27.243860Z");
+    }
+}
+
+/// Property tests (fuzzing with proptest). `PROPTEST_CASES` sets the number of cases; the
+/// default is small so that `cargo test` stays fast.
+#[cfg(test)]
+mod properties {
+    use chrono::{Duration, NaiveDate};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        ProptestConfig::with_cases(cases)
+    }
+
+    /// A valid timestamp in one of the accepted forms, with the instant it denotes.
+    fn valid_timestamp() -> impl Strategy<Value = (String, DateTime<Utc>)> {
+        (
+            (1i32..=9998, 1u32..=12, 1u32..=28),
+            (0u32..24, 0u32..60, 0u32..60),
+            proptest::option::of("[0-9]{1,9}"),
+            prop::sample::select(vec!["T", "t", " "]),
+            proptest::option::of((any::<bool>(), 0u32..24, 0u32..60)),
+            any::<bool>(),
+        )
+            .prop_map(|((y, mo, d), (h, mi, s), fraction, sep, zone, z)| {
+                let mut text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}");
+                let mut nanos = 0;
+                if let Some(f) = &fraction {
+                    text.push('.');
+                    text.push_str(f);
+                    nanos = f.parse::<u32>().unwrap() * 10u32.pow(9 - f.len() as u32);
+                }
+                let mut offset = 0i64;
+                match zone {
+                    Some((east, zh, zm)) => {
+                        text.push_str(&format!("{}{zh:02}:{zm:02}", if east { '+' } else { '-' }));
+                        offset = i64::from(zh * 3600 + zm * 60) * if east { 1 } else { -1 };
+                    }
+                    None if z => text.push('Z'),
+                    None => {}
+                }
+                let local = NaiveDate::from_ymd_opt(y, mo, d)
+                    .unwrap()
+                    .and_hms_nano_opt(h, mi, s, nanos)
+                    .unwrap();
+                let at = (local - Duration::seconds(offset)).and_utc();
+                (text, truncate_to_micros(at))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_on_any_text(raw in any::<String>()) {
+            let _ = parse_timestamp(&raw);
+        }
+
+        #[test]
+        fn never_panics_on_near_misses(raw in "[0-9]{1,5}[-:. Tt+Z0-9]{0,30}[^a]{0,3}") {
+            let _ = parse_timestamp(&raw);
+        }
+
+        #[test]
+        fn accepted_text_formats_and_reparses_to_the_same_instant(
+            year in prop_oneof![Just(0u32), Just(9999), 0u32..=9999],
+            (month, day) in (0u32..=13, 0u32..=32),
+            (h, m, s) in (0u32..=25, 0u32..=61, 0u32..=61),
+            rest in "(\\.[0-9]{1,10})?(Z|[+-][0-9]{2}:[0-9]{2})?",
+        ) {
+            let raw = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}{rest}");
+            if let Ok(at) = parse_timestamp(&raw) {
+                prop_assert_eq!(parse_timestamp(&format_timestamp(&at)), Ok(at));
+            }
+        }
+
+        #[test]
+        fn every_generated_valid_form_is_accepted((text, at) in valid_timestamp()) {
+            prop_assert_eq!(parse_timestamp(&text), Ok(at));
+            prop_assert_eq!(parse_timestamp(&format_timestamp(&at)), Ok(at));
+        }
     }
 }

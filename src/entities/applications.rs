@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i32,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// Comma-separated CIDRs the application's keys may be used from; `None`: anywhere.
+    pub allowed_ips: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -35,6 +35,13 @@ impl From<AppError> for Error {
                     ext.set("requestId", request_id.as_str());
                 })
             }
+            AppError::RateLimited {
+                message,
+                retry_after_ms,
+            } => Error::new(message).extend_with(|_, ext| {
+                ext.set("code", code);
+                ext.set("retryAfterMs", retry_after_ms);
+            }),
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::BadInput(m)
@@ -55,12 +62,16 @@ pub fn classify_unlabelled(errors: &mut [async_graphql::ServerError]) {
         if labelled {
             continue;
         }
-        let code =
-            if error.message.contains("nested too deep") || error.message.contains("too complex") {
-                "LIMIT_EXCEEDED"
-            } else {
-                "BAD_USER_INPUT"
-            };
+        // async-graphql's limits (depth, complexity, its recursion checks in the parser and
+        // before validation) have no error type of their own, only these messages.
+        let limit = ["nested too deep", "too complex", "recursion"]
+            .iter()
+            .any(|m| error.message.contains(m));
+        let code = if limit {
+            "LIMIT_EXCEEDED"
+        } else {
+            "BAD_USER_INPUT"
+        };
         error
             .extensions
             .get_or_insert_with(Default::default)

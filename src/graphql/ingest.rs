@@ -6,6 +6,7 @@ use super::context::{require, state};
 use super::scalars::DateTime;
 use crate::auth::Scope;
 use crate::domain::Reason;
+use crate::error::AppError;
 use crate::ingest::validate::RawEvent;
 use crate::ingest::{self, EventOutcome};
 
@@ -96,7 +97,9 @@ pub struct IngestMutation;
 impl IngestMutation {
     /// Records a batch of events (scope `ingest`). Each event is validated on its own: invalid
     /// ones are rejected and recorded, the rest are stored. The answer comes after the batch is
-    /// durably committed. A batch over the size limit is refused whole (`LIMIT_EXCEEDED`).
+    /// durably committed. A batch over the size limit is refused whole (`LIMIT_EXCEEDED`), as
+    /// is one that would take the key over its event rate (`RATE_LIMITED`, with
+    /// `extensions.retryAfterMs` and a `Retry-After` header).
     async fn record_events(
         &self,
         ctx: &Context<'_>,
@@ -114,8 +117,16 @@ impl IngestMutation {
                 timestamp: e.timestamp.into_raw(),
             })
             .collect();
-        let outcomes = ingest::record_events(state(ctx), caller, inputs).await?;
-        Ok(payload(outcomes))
+        match ingest::record_events(state(ctx), caller, inputs).await {
+            Ok(outcomes) => Ok(payload(outcomes)),
+            Err(err) => {
+                if let AppError::RateLimited { retry_after_ms, .. } = &err {
+                    let seconds = retry_after_ms.div_ceil(1_000).max(1);
+                    ctx.insert_http_header("retry-after", seconds.to_string());
+                }
+                Err(err.into())
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! their arguments into domain types, call one service and shape its answer; authorization is
 //! the first line of each root field.
 
+pub mod admin;
 pub mod context;
 pub mod counts;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod event_errors;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
+pub mod nesting;
 pub mod processing;
 pub mod scalars;
 pub mod sessions;
@@ -28,6 +30,7 @@ pub struct Query(
     counts::CountsQuery,
     event_errors::EventErrorsQuery,
     event_types::EventTypesQuery,
+    admin::AdminQuery,
 );
 
 /// The mutation root.
@@ -36,6 +39,7 @@ pub struct Mutation(
     ingest::IngestMutation,
     event_types::EventTypesMutation,
     processing::ProcessingMutation,
+    admin::AdminMutation,
 );
 
 /// The schema type served by The Eye.

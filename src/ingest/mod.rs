@@ -38,7 +38,8 @@ pub struct EventOutcome {
     pub error_id: Option<i64>,
 }
 
-/// Validates and stores a batch for `caller`, answering once it is committed.
+/// Validates and stores a batch for `caller`, answering once it is committed. A batch over
+/// the size limit or the key's event rate is refused whole, before anything is stored.
 pub async fn record_events(
     state: &AppState,
     caller: &Caller,
@@ -52,6 +53,10 @@ pub async fn record_events(
             inputs.len()
         )));
     }
+    // Counted before validation: rejected events cost the server as much as accepted ones.
+    state
+        .rate_limits
+        .check_events(caller.key_id, inputs.len())?;
     let received_at = crate::domain::timestamp::truncate_to_micros(state.clock.now());
     let types = state.registry.snapshot();
     let validator = Validator {

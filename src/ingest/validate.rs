@@ -82,16 +82,19 @@ impl Validator<'_> {
     /// Validates the event at `index` of its batch.
     pub fn validate(&self, index: usize, raw: RawEvent) -> Result<ValidEvent, Box<RejectedEvent>> {
         let mut reasons = Vec::new();
-        let max = self.limits.max_field_chars;
-        let mut field = |name: &str, value: &str| {
+        let limits = self.limits;
+        let mut field = |name: &str, value: &str, max: usize| {
             BoundedText::parse(value, max)
                 .map_err(|e| reasons.push(e.reason(name)))
                 .ok()
         };
-        let client_id = raw.id.as_deref().map(|id| field("id", id));
-        let session = field("sessionId", &raw.session_id);
-        let category = field("category", &raw.category);
-        let name = field("name", &raw.name);
+        let client_id = raw
+            .id
+            .as_deref()
+            .map(|id| field("id", id, limits.max_event_id_chars));
+        let session = field("sessionId", &raw.session_id, limits.max_session_id_chars);
+        let category = field("category", &raw.category, limits.max_category_chars);
+        let name = field("name", &raw.name, limits.max_name_chars);
         let timestamp = self.check_timestamp(index, &raw.timestamp, &mut reasons);
         let data_ok = self.check_data(&raw.data, &mut reasons);
         if data_ok && let (Some(category), Some(name)) = (&category, &name) {
@@ -372,5 +375,171 @@ mod tests {
     fn json_size_is_the_compact_length() {
         let value = json!({"host": "a", "n": [1, 2]});
         assert_eq!(json_size(&value), serde_json::to_vec(&value).unwrap().len());
+    }
+}
+
+/// Property tests (fuzzing with proptest): validation never panics, whatever it is given, and
+/// every rejection says why and where. `PROPTEST_CASES` sets the number of cases.
+#[cfg(test)]
+mod properties {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::entities::event_types;
+    use crate::ingest::registry::{RegisteredType, compile_schema};
+
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        ProptestConfig::with_cases(cases)
+    }
+
+    /// Small limits, so that generated values reach every branch.
+    fn limits() -> Limits {
+        Limits {
+            max_data_bytes: 300,
+            max_data_depth: 4,
+            max_session_id_chars: 8,
+            max_category_chars: 8,
+            max_name_chars: 8,
+            max_event_id_chars: 8,
+            ..Limits::default()
+        }
+    }
+
+    fn types() -> TypeMap {
+        let schema = json!({
+            "type": "object",
+            "properties": { "host": { "type": "string", "minLength": 1 }, "a/b~c": { "type": "integer" } },
+            "required": ["host"],
+            "additionalProperties": false
+        });
+        let model = event_types::Model {
+            id: 1,
+            category: "c".into(),
+            name: "n".into(),
+            schema: Some(schema.clone()),
+            description: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let registered = RegisteredType {
+            model,
+            validator: Some(compile_schema(&schema).unwrap()),
+        };
+        [(("c".to_string(), "n".to_string()), Arc::new(registered))]
+            .into_iter()
+            .collect()
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("c".to_string()),
+            Just("n".to_string()),
+            Just(String::new()),
+            "[a-z\\x00 ~/é]{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(8, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn timestamp() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(json!("2021-01-01T00:00:00Z")),
+            Just(json!("2999-01-01T00:00:00Z")),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,10})?"
+                .prop_map(Value::String),
+            json_value(),
+        ]
+    }
+
+    fn raw_event() -> impl Strategy<Value = RawEvent> {
+        (
+            proptest::option::of(text()),
+            text(),
+            text(),
+            text(),
+            json_value(),
+            timestamp(),
+        )
+            .prop_map(
+                |(id, session_id, category, name, data, timestamp)| RawEvent {
+                    id,
+                    session_id,
+                    category,
+                    name,
+                    data,
+                    timestamp,
+                },
+            )
+    }
+
+    /// A JSON Pointer: empty, or `/`-separated segments in which `~` only starts `~0` or `~1`.
+    fn is_json_pointer(path: &str) -> bool {
+        path.is_empty()
+            || path.starts_with('/')
+                && path[1..].split('/').all(|segment| {
+                    let mut chars = segment.chars();
+                    while let Some(c) = chars.next() {
+                        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+                            return false;
+                        }
+                    }
+                    true
+                })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn validation_never_panics_and_every_rejection_says_where(raw in raw_event()) {
+            let limits = limits();
+            let settings = IngestSettings::default();
+            let types = types();
+            let received_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let validator = Validator { limits: &limits, settings: &settings, types: &types, received_at };
+            match validator.validate(3, raw.clone()) {
+                Ok(event) => {
+                    prop_assert!(event.data.is_object());
+                    prop_assert!(event.timestamp <= received_at + Duration::minutes(5));
+                    prop_assert!(event.session_id.chars().count() <= 8);
+                    prop_assert!(event.event_id.chars().count() <= 64);
+                    prop_assert!(!event.session_id.contains('\0'));
+                }
+                Err(rejected) => {
+                    prop_assert_eq!(rejected.index, 3);
+                    prop_assert!(!rejected.reasons.is_empty());
+                    for reason in &rejected.reasons {
+                        let path = reason.path.as_deref().unwrap_or("<none>");
+                        prop_assert!(is_json_pointer(path) && !path.is_empty(), "{:?}", reason);
+                        prop_assert!(!reason.message.is_empty());
+                    }
+                    prop_assert_eq!(&rejected.payload["data"], &raw.data);
+                }
+            }
+        }
     }
 }

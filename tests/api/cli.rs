@@ -109,8 +109,94 @@ async fn serve_on_an_empty_database_prints_an_admin_key_once() {
     })
     .await
     .unwrap();
-    let auth =
-        the_eye::auth::Authentication::from_header(&db, Some(&format!("Bearer {key}"))).await;
+    let auth = the_eye::auth::Authentication::from_header(
+        &db,
+        Some(&format!("Bearer {key}")),
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    )
+    .await;
     let caller = auth.require(the_eye::auth::Scope::Admin).unwrap();
     assert_eq!(caller.application_name, "admin");
+}
+
+fn stdout_of(args: &[String]) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = the_eye(&args);
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn apps_and_keys_are_managed_from_the_command_line() {
+    let app = spawn_app().await;
+    let url = app.database_url.clone();
+    let with_db = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(["--database-url".to_string(), url.clone()])
+            .collect()
+    };
+
+    let created = stdout_of(&with_db(&[
+        "app",
+        "create",
+        "kiosk",
+        "--allow",
+        "10.0.0.0/8",
+    ]));
+    assert!(created.contains("kiosk\t10.0.0.0/8"), "{created}");
+    let allowed = stdout_of(&with_db(&[
+        "app",
+        "allow",
+        "kiosk",
+        "127.0.0.1",
+        "10.0.0.0/8",
+    ]));
+    assert!(
+        allowed.contains("kiosk\t10.0.0.0/8 127.0.0.1/32"),
+        "{allowed}"
+    );
+    let listed = stdout_of(&with_db(&["app", "list"]));
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "data team", "kiosk", "shop"]);
+
+    let created = stdout_of(&with_db(&[
+        "key", "create", "--app", "kiosk", "--scope", "read",
+    ]));
+    let old_key = created.lines().last().unwrap().trim().to_string();
+    let rotated = stdout_of(&with_db(&["key", "rotate", &old_key[..12]]));
+    let new_key = rotated.lines().last().unwrap().trim().to_string();
+    assert_ne!(old_key, new_key);
+    let read = "{ events { edges { cursor } } }";
+    app.ok(&old_key, read, json!({})).await;
+    app.ok(&new_key, read, json!({})).await;
+
+    let keys = stdout_of(&with_db(&["key", "list", "--app", "kiosk"]));
+    assert_eq!(keys.lines().count(), 2, "{keys}");
+    assert!(!keys.contains(&old_key[12..]) && !keys.contains(&new_key[12..]));
+    assert!(keys.contains(&old_key[..12]) && keys.contains("read"));
+
+    let revoked = stdout_of(&with_db(&["key", "revoke", &old_key[..12]]));
+    assert!(!revoked.contains("revoked -"), "{revoked}");
+    assert_eq!(
+        app.error_code(Some(&old_key), read, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    app.ok(&new_key, read, json!({})).await;
+
+    // Refusals leave the database as it was.
+    for args in [
+        &["app", "create", "kiosk"][..],
+        &["app", "allow", "kiosk", "not-an-ip"],
+        &["key", "revoke", "eye_ffffffff"],
+    ] {
+        let args = with_db(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert!(!the_eye(&args).status.success(), "{args:?}");
+    }
+    assert_eq!(app.table_count("applications").await, 4);
+    assert_eq!(app.table_count("api_keys").await, 5);
 }

@@ -133,6 +133,43 @@ impl TestApp {
         response.json().await.expect("JSON answer")
     }
 
+    /// Posts a raw body with extra headers; returns the status, the headers and the body as
+    /// JSON (`null` when it is not JSON).
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &[u8])],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Row counts of the tables a refused request must not change.
+    pub async fn snapshot(&self) -> [i64; 4] {
+        [
+            self.table_count("events").await,
+            self.table_count("event_errors").await,
+            self.table_count("api_keys").await,
+            self.table_count("applications").await,
+        ]
+    }
+
     /// Runs a query or mutation that must succeed, returning `data`.
     pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
         let answer = self.gql(Some(key), query, variables).await;

@@ -1,13 +1,16 @@
 //! Integration tests: the real server on port 0 with a fresh database, driven over HTTP.
 //! One module per capability; each reads as a specification of it.
 
+mod admin;
 mod auth;
 mod cli;
 mod counts;
 mod event_types;
 mod helpers;
+mod hostile;
 mod ingest;
 mod instances;
+mod limits;
 mod outage;
 mod plans;
 mod processing;
