@@ -108,8 +108,9 @@ pub struct Limits {
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "EYE_MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_query_depth: usize,
-    /// Highest GraphQL query complexity accepted.
-    #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = 5_000)]
+    /// Highest GraphQL query complexity accepted: every field counts 1, and a paginated field
+    /// counts its page size times what each item selects.
+    #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
     /// Deepest nesting of `{`, `[` and `(` in a query's text, checked before parsing (it
     /// protects the parser's stack; the selection depth is `max_query_depth`).
@@ -147,7 +148,7 @@ impl Default for Limits {
             default_page_size: 100,
             max_page_size: 1_000,
             max_query_depth: 12,
-            max_query_complexity: 5_000,
+            max_query_complexity: 50_000,
             max_query_nesting: 64,
             max_batch_operations: 10,
         }

@@ -20,3 +20,14 @@ pub fn require<'a>(ctx: &Context<'a>, scope: Scope) -> AppResult<&'a Caller> {
         )),
     }
 }
+
+/// The complexity of a paginated field: its items times what each item selects. Without
+/// `first`, the default page size counts (counts use the maximum). Negative `first` is left to
+/// the resolver to refuse with `BAD_USER_INPUT`.
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE_FOR_COMPLEXITY).max(1) as usize;
+    items.saturating_mul(child_complexity.max(1))
+}
+
+/// Items assumed for a page whose size is not given.
+const DEFAULT_PAGE_FOR_COMPLEXITY: i32 = 100;

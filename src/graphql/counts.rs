@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
-use super::context::{require, state};
+use super::context::{page_cost, require, state};
 use super::events::EventFilter;
 use crate::auth::Scope;
 use crate::query::counts::{self, event_counts};
@@ -36,6 +36,7 @@ pub struct CountsQuery;
 impl CountsQuery {
     /// Exact event counts matching `filter`, grouped by `groupBy`, largest first (ties by key)
     /// (scope `read`). At most `first` groups (default and maximum: the page-size limits).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn event_counts(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 
-use super::context::{require, state};
+use super::context::{page_cost, require, state};
 use super::events::{Application, PageInfo, load_applications};
 use super::ingest::ValidationError;
 use super::scalars::{DateTime, optional_instant};
@@ -132,6 +132,7 @@ pub struct EventErrorsQuery;
 #[Object]
 impl EventErrorsQuery {
     /// Rejected events matching `filter`, newest first (scope `read`).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn event_errors(
         &self,
         ctx: &Context<'_>,

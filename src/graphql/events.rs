@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::context::{require, state};
+use super::context::{page_cost, require, state};
 use super::scalars::{DateTime, optional_instant};
 use crate::auth::Scope;
 use crate::entities::{applications, events};
@@ -228,6 +228,7 @@ impl EventsQuery {
     /// Events matching `filter` (scope `read`), ordered by timestamp with ingest order as
     /// tie-break. `first` defaults to 100 and is at most 1000; pass `pageInfo.endCursor` as
     /// `after` for the next page.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::context::{require, state};
+use super::context::{page_cost, require, state};
 use super::events::{Application, EventConnection, EventOrder, event_connection};
 use super::scalars::DateTime;
 use crate::auth::Scope;
@@ -36,6 +36,7 @@ impl Session {
         Ok(apps.into_iter().map(Application::from).collect())
     }
     /// Its events in time order (ingest order for equal timestamps).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -296,3 +296,18 @@ async fn a_session_with_its_events_counts_and_applications() {
     let missing = app.ok(&app.read_key, query, json!({ "id": "nope" })).await;
     assert_eq!(missing["session"], Value::Null);
 }
+
+#[tokio::test]
+async fn query_cost_counts_page_sizes() {
+    let app = seeded().await;
+    let page = "events(first: 1000) { edges { cursor node { id sessionId category name data timestamp receivedAt application { id name } } } pageInfo { hasNextPage endCursor } }";
+    let one = app
+        .ok(&app.read_key, &format!("{{ {page} }}"), json!({}))
+        .await;
+    assert_eq!(one["events"]["edges"].as_array().unwrap().len(), 7);
+    let many: String = (0..4).map(|i| format!("p{i}: {page} ")).collect();
+    let code = app
+        .error_code(Some(&app.read_key), &format!("{{ {many} }}"), json!({}))
+        .await;
+    assert_eq!(code, "LIMIT_EXCEEDED", "four maximal pages in one request");
+}
