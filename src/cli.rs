@@ -1,9 +1,15 @@
-//! The command line: `serve`, `migrate`, `process`, `schema` and `key create`.
+//! The command line: `serve`, `migrate`, `process`, `import`, `schema` and `key create`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::{Scope, Scopes, keys};
-use crate::config::{DatabaseSettings, ProcessingSettings, Settings};
+use crate::clock::SystemClock;
+use crate::config::{DatabaseSettings, IngestSettings, Limits, ProcessingSettings, Settings};
+use crate::ingest::import::{ImportContext, import_ndjson};
+use crate::ingest::registry::Registry;
 use crate::{db, graphql, processing, server};
 
 /// The Eye: self-hosted event collection.
@@ -31,6 +37,9 @@ pub enum Command {
         #[command(flatten)]
         processing: ProcessingSettings,
     },
+    /// Load events from an NDJSON file (one `EventInput` object per line), validated and stored
+    /// exactly as `recordEvents` would, in large transactions.
+    Import(ImportArgs),
     /// Print the GraphQL schema (SDL), as checked in at `schema.graphql`.
     Schema,
     /// Manage API keys.
@@ -58,6 +67,25 @@ pub struct CreateKey {
     /// Database connection.
     #[command(flatten)]
     pub database: DatabaseSettings,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The NDJSON file; `-` reads standard input.
+    pub file: PathBuf,
+    /// The application the events are recorded for (created if it does not exist).
+    #[arg(long)]
+    pub app: String,
+    /// Database connection.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// Validation settings; `--max-commit-events` is the number of events per transaction.
+    #[command(flatten)]
+    pub ingest: IngestSettings,
+    /// Limits on fields and payloads.
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 /// Runs a parsed command line.
@@ -96,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import(args) => import(args).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -114,6 +143,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let conn = db::connect(&args.database).await?;
+    db::migrate(&conn).await?;
+    let app = keys::ensure_application(&conn, &args.app)
+        .await
+        .map_err(|e| anyhow::anyhow!("finding the application: {e:?}"))?;
+    let registry = Registry::load(conn.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?;
+    let source: Box<dyn std::io::BufRead + Send> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(&args.file)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", args.file.display()))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    };
+    let context = ImportContext {
+        application_id: app.id,
+        types: registry.snapshot(),
+        limits: args.limits,
+        ingest: args.ingest,
+        clock: Arc::new(SystemClock),
+    };
+    let started = std::time::Instant::now();
+    let report = import_ndjson(&conn, source, context)
+        .await
+        .map_err(|e| anyhow::anyhow!("importing: {e:?}"))?;
+    for (line, why) in &report.unreadable_lines {
+        eprintln!("line {line}: not an event: {why}");
+    }
+    println!(
+        "read {} lines in {} ms: {} accepted, {} duplicates, {} rejected, {} unreadable",
+        report.lines,
+        started.elapsed().as_millis(),
+        report.accepted,
+        report.duplicates,
+        report.rejected,
+        report.unreadable
+    );
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -6,6 +6,7 @@ mod cli;
 mod counts;
 mod event_types;
 mod helpers;
+mod import;
 mod ingest;
 mod processing;
 mod query;
