@@ -112,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
+            let conn = db::connect_writer(&database, &conn).await?;
             let report = processing::run_until_idle(&conn, processing.process_batch_size)
                 .await
                 .map_err(|e| anyhow::anyhow!("processing events: {e:?}"))?;
@@ -161,6 +162,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", args.file.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
+    let write_db = db::connect_writer(&args.database, &conn).await?;
     let context = ImportContext {
         application_id: app.id,
         types: registry.snapshot(),
@@ -169,7 +171,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
     };
     let started = std::time::Instant::now();
-    let report = import_ndjson(&conn, source, context)
+    let report = import_ndjson(&write_db, source, context)
         .await
         .map_err(|e| anyhow::anyhow!("importing: {e:?}"))?;
     for (line, why) in &report.unreadable_lines {

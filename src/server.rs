@@ -72,10 +72,10 @@ pub async fn serve_with_clock(
             .await
             .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?,
     );
-    let (writer, writer_task) = Writer::spawn(db.clone(), &settings.ingest);
+    let write_db = db::connect_writer(&settings.database, &db).await?;
+    let (writer, writer_task) = Writer::spawn(write_db.clone(), &settings.ingest);
     let (stop, stopped) = watch::channel(false);
-    let worker =
-        processing::worker::spawn(db.clone(), settings.processing.clone(), stopped.clone());
+    let worker = processing::worker::spawn(write_db, settings.processing.clone(), stopped.clone());
     let refresher = spawn_registry_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),

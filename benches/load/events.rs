@@ -29,8 +29,14 @@ pub struct Sent {
 pub enum Clock {
     /// Up to a few seconds before now (live traffic).
     Live,
-    /// Spread over `days` days from `start`; a session's events lie within half an hour.
-    History { start: DateTime<Utc>, days: i64 },
+    /// `events` events in time order over `days` days from `start`, as an export of past traffic
+    /// would be: a session's events lie within about half an hour, so the sessions active at
+    /// any moment are few.
+    History {
+        start: DateTime<Utc>,
+        days: i64,
+        events: u64,
+    },
 }
 
 /// The generator's knobs.
@@ -53,6 +59,9 @@ pub struct EventGen {
     run: String,
     next_id: u64,
     recent: VecDeque<String>,
+    /// Sessions in progress (History): pool number and events left.
+    active: Vec<(u64, u64)>,
+    next_session: u64,
     /// Counts of what was produced.
     pub sent: Sent,
 }
@@ -66,17 +75,21 @@ impl EventGen {
             run: run.to_string(),
             next_id: 0,
             recent: VecDeque::with_capacity(RECENT),
+            active: Vec::new(),
+            next_session: 0,
             sent: Sent::default(),
         }
     }
 
-    /// The session id of pool member `n`, shaped like a UUID.
+    /// The session id of pool member `n`, shaped like a UUID; consecutive members are far
+    /// apart in index order, like random UUIDs.
     pub fn session_id(n: u64) -> String {
+        let scrambled = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         format!(
             "{:08x}-{:04x}-4eye-8000-{:012x}",
-            n,
+            scrambled >> 32,
             n % 0xffff,
-            n.wrapping_mul(0x9e37_79b9) & 0xffff_ffff_ffff
+            n & 0xffff_ffff_ffff
         )
     }
 
@@ -113,8 +126,7 @@ impl EventGen {
     }
 
     fn valid_event(&mut self) -> String {
-        let session = self.rng.random_range(0..self.mix.sessions.max(1));
-        let at = self.timestamp(session);
+        let (session, at) = self.session_and_time();
         let page = self.rng.random_range(0..500u32);
         let host = [
             "www.consumeraffairs.com",
@@ -141,7 +153,7 @@ impl EventGen {
         let mut text = String::with_capacity(320);
         let _ = write!(
             text,
-            r#"{{"id":"{}-{}","sessionId":"{}","category":"{category}","name":"{name}","data":{{"host":"{host}","path":"/p/{page}"{extra}}},"timestamp":"{}"}}"#,
+            r#"{{"id":"{}-{:010}","sessionId":"{}","category":"{category}","name":"{name}","data":{{"host":"{host}","path":"/p/{page}"{extra}}},"timestamp":"{}"}}"#,
             self.run,
             self.next_id,
             Self::session_id(session),
@@ -168,15 +180,40 @@ impl EventGen {
         }
     }
 
-    fn timestamp(&mut self, session: u64) -> DateTime<Utc> {
+    fn session_and_time(&mut self) -> (u64, DateTime<Utc>) {
+        let sessions = self.mix.sessions.max(1);
         match self.mix.clock {
-            Clock::Live => Utc::now() - Duration::microseconds(self.rng.random_range(0..5_000_000)),
-            Clock::History { start, days } => {
-                // A session lives in one half-hour, placed by its number.
-                let span = days.max(1) * 86_400 - 1_800;
-                let offset = (session.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as i64 % span;
-                let within = self.rng.random_range(0..1_800_000_000i64);
-                start + Duration::seconds(offset) + Duration::microseconds(within)
+            Clock::Live => {
+                let session = self.rng.random_range(0..sessions);
+                let ago = Duration::microseconds(self.rng.random_range(0..5_000_000));
+                (session, Utc::now() - ago)
+            }
+            Clock::History {
+                start,
+                days,
+                events,
+            } => {
+                // Time advances evenly with each event; the event goes to one of the sessions
+                // in progress, and a session that has sent its share makes room for a new one.
+                let span_us = days.max(1) * 86_400_000_000;
+                let step = span_us / events.max(1) as i64;
+                let at = start + Duration::microseconds(step * self.next_id as i64);
+                let per_session = (events / sessions).max(1);
+                let in_progress = (sessions * 1_800_000_000 / span_us as u64).max(1) as usize;
+                if self.active.len() < in_progress {
+                    let n = self.next_session;
+                    self.next_session += 1;
+                    let share = self.rng.random_range(1..=2 * per_session);
+                    self.active.push((n, share));
+                }
+                let slot = self.rng.random_range(0..self.active.len());
+                let (session, left) = &mut self.active[slot];
+                let session = *session;
+                *left -= 1;
+                if *left == 0 {
+                    self.active.swap_remove(slot);
+                }
+                (session, at)
             }
         }
     }

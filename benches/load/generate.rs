@@ -43,6 +43,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         clock: Clock::History {
             start: Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap(),
             days: args.days,
+            events: args.events,
         },
     };
     let mut generator = EventGen::new(mix, &args.run, 7);
