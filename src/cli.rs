@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
-            let conn = db::connect_writer(&database, &conn).await?;
+            let conn = db::connect_writer(&database, &conn, db::Checkpoints::OnCommit).await?;
             let report = processing::run_until_idle(&conn, processing.process_batch_size)
                 .await
                 .map_err(|e| anyhow::anyhow!("processing events: {e:?}"))?;
@@ -162,7 +162,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", args.file.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
-    let write_db = db::connect_writer(&args.database, &conn).await?;
+    let write_db = db::connect_writer(&args.database, &conn, db::Checkpoints::OnCommit).await?;
     let context = ImportContext {
         application_id: app.id,
         types: registry.snapshot(),

@@ -18,7 +18,21 @@ pub const SQLITE_WRITER_CACHE_KIB: u32 = 32 * 1024;
 /// Connects to the configured database. SQLite is opened in WAL mode with foreign keys on and
 /// a busy timeout, so the writer, the background job and readers can work side by side.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
-    open(settings, settings.db_max_connections, None).await
+    open(settings, settings.db_max_connections, None, None).await
+}
+
+/// WAL pages after which SQLite's write connection checkpoints by itself when a background
+/// checkpointer runs: a backstop in case the checkpointer falls behind (SQLite's own default,
+/// used otherwise, is 1000 pages).
+pub const SQLITE_BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
+
+/// Who copies SQLite's write-ahead log back into the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// The committing connection, whenever the log passes 1000 pages (SQLite's default).
+    OnCommit,
+    /// A background task ([`crate::checkpoint`]); the writer only as a backstop.
+    Background,
 }
 
 /// The connection that writes events and aggregates. On SQLite, a pool of exactly one
@@ -30,17 +44,21 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 pub async fn connect_writer(
     settings: &DatabaseSettings,
     db: &DatabaseConnection,
+    checkpoints: Checkpoints,
 ) -> anyhow::Result<DatabaseConnection> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(db.clone());
     }
-    open(settings, 1, Some(SQLITE_WRITER_CACHE_KIB)).await
+    let backstop =
+        (checkpoints == Checkpoints::Background).then_some(SQLITE_BACKSTOP_CHECKPOINT_PAGES);
+    open(settings, 1, Some(SQLITE_WRITER_CACHE_KIB), backstop).await
 }
 
 async fn open(
     settings: &DatabaseSettings,
     max_connections: u32,
     cache_kib: Option<u32>,
+    autocheckpoint_pages: Option<u32>,
 ) -> anyhow::Result<DatabaseConnection> {
     let timeout = Duration::from_millis(settings.db_timeout_ms);
     let synchronous = match settings.sqlite_synchronous {
@@ -59,10 +77,17 @@ async fn open(
                 .synchronous(synchronous)
                 .busy_timeout(timeout)
                 .foreign_keys(true)
-                .create_if_missing(true);
-            match cache_kib {
+                .create_if_missing(true)
+                // Statement journals (kept while a multi-row INSERT runs, to undo it alone if
+                // it fails) and sorts stay in memory instead of temporary files.
+                .pragma("temp_store", "MEMORY");
+            let opts = match cache_kib {
                 // A negative cache_size is in KiB.
                 Some(kib) => opts.pragma("cache_size", format!("-{kib}")),
+                None => opts,
+            };
+            match autocheckpoint_pages {
+                Some(pages) => opts.pragma("wal_autocheckpoint", pages.to_string()),
                 None => opts,
             }
         });
