@@ -1,6 +1,7 @@
 //! `baseline`: what SQLite itself takes on this machine. The same generated event rows are
-//! inserted into a fresh database created by the real migrations, opened with the service's own
-//! pragmas (`the_eye::db::connect`: WAL, `synchronous` as given, foreign keys, busy timeout),
+//! inserted into a fresh database created by the real migrations, opened as the service opens
+//! its write connection (`the_eye::db::connect_writer`: WAL, `synchronous` as given, the same
+//! page cache, statement journals in memory),
 //! through plain prepared multi-row `INSERT`s in transactions of a given size. No HTTP, no
 //! GraphQL, no validation, no duplicate detection: the ceiling the service is measured against.
 
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use sea_orm::sqlx;
 use the_eye::config::{DatabaseSettings, SqliteSync};
+use the_eye::db::Checkpoints;
 
 use crate::events::{Clock, EventGen, Mix};
 
@@ -94,6 +96,9 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
     };
     let db = the_eye::db::connect(&settings).await?;
     the_eye::db::migrate(&db).await?;
+    // The service's write connection: the same page cache and pragmas; SQLite checkpoints on
+    // commit here, as a minimal program would.
+    let db = the_eye::db::connect_writer(&settings, &db, Checkpoints::OnCommit).await?;
     let app = the_eye::auth::keys::ensure_application(&db, "raw")
         .await
         .map_err(|e| anyhow::anyhow!("creating the application: {e:?}"))?;
