@@ -130,15 +130,6 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let sent = generator.lock().unwrap().sent;
     let last = tally.last_answer.unwrap_or(started);
 
-    let expected = stored_before + tally.accepted;
-    let visible = wait_for(|| async { Ok(stored_events(&gql).await? >= expected) }).await?;
-    let processed = match &db {
-        Some(db) => Some(wait_for(|| async { Ok(oldest_unprocessed(db).await?.is_none()) }).await?),
-        None => None,
-    };
-    let stored = stored_events(&gql).await? - stored_before;
-    let memory = target.memory_kib();
-
     let elapsed = (last - started).as_secs_f64().max(1e-9);
     println!("== ingest: {}", describe(&args));
     println!(
@@ -153,6 +144,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     );
     println!("ack latency: {}", tally.latencies.summary());
     println!("errors by code: {:?}", tally.errors);
+
+    let memory = target.memory_kib();
+    let expected = stored_before + tally.accepted;
+    let visible = wait_for(|| async { Ok(stored_events(&gql).await? >= expected) }).await?;
+    let processed = match &db {
+        Some(db) => Some(wait_for(|| async { Ok(oldest_unprocessed(db).await?.is_none()) }).await?),
+        None => None,
+    };
+    let stored = stored_events(&gql).await? - stored_before;
     println!(
         "counted by eventCounts {:.0} ms after the last answer; job backlog empty after {}; \
          max processing lag during the load {}",
