@@ -1,15 +1,21 @@
-//! The command line: `serve`, `migrate`, `process`, `schema`, and the administration of
-//! applications (`app …`) and API keys (`key …`).
+//! The command line: `serve`, `migrate`, `process`, `import`, `schema`, and the
+//! administration of applications (`app …`) and API keys (`key …`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::keys::{KeyInfo, NewKey};
 use crate::auth::{Scope, Scopes, applications, keys};
-use crate::config::{DatabaseSettings, ProcessingSettings, Settings};
+use crate::clock::SystemClock;
+use crate::config::{DatabaseSettings, IngestSettings, Limits, ProcessingSettings, Settings};
 use crate::domain::Allowlist;
 use crate::entities::applications as app_entity;
 use crate::error::AppError;
+use crate::ingest::import::{ImportContext, import_ndjson};
+use crate::ingest::registry::Registry;
 use crate::{db, graphql, processing, server};
 
 /// The Eye: self-hosted event collection.
@@ -37,6 +43,9 @@ pub enum Command {
         #[command(flatten)]
         processing: ProcessingSettings,
     },
+    /// Load events from an NDJSON file (one `EventInput` object per line), validated and stored
+    /// exactly as `recordEvents` would, in large transactions.
+    Import(ImportArgs),
     /// Print the GraphQL schema (SDL), as checked in at `schema.graphql`.
     Schema,
     /// Manage applications and their IP allowlists.
@@ -274,6 +283,25 @@ async fn run_key(command: KeyCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The NDJSON file; `-` reads standard input.
+    pub file: PathBuf,
+    /// The application the events are recorded for (created if it does not exist).
+    #[arg(long)]
+    pub app: String,
+    /// Database connection.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// Validation settings; `--max-commit-events` is the number of events per transaction.
+    #[command(flatten)]
+    pub ingest: IngestSettings,
+    /// Limits on fields and payloads.
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -298,6 +326,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
+            let conn = db::connect_writer(&database, &conn, db::Checkpoints::OnCommit).await?;
             let report = processing::run_until_idle(&conn, processing.process_batch_size)
                 .await
                 .map_err(|e| anyhow::anyhow!("processing events: {e:?}"))?;
@@ -310,6 +339,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import(args) => import(args).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -317,6 +347,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(command) => run_app(command).await,
         Command::Key(command) => run_key(command).await,
     }
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let conn = db::connect(&args.database).await?;
+    db::migrate(&conn).await?;
+    let app = applications::ensure_application(&conn, &args.app)
+        .await
+        .map_err(|e| anyhow::anyhow!("finding the application: {e:?}"))?;
+    let registry = Registry::load(conn.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?;
+    let source: Box<dyn std::io::BufRead + Send> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(&args.file)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", args.file.display()))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    };
+    let write_db = db::connect_writer(&args.database, &conn, db::Checkpoints::OnCommit).await?;
+    let context = ImportContext {
+        application_id: app.id,
+        types: registry.snapshot(),
+        limits: args.limits,
+        ingest: args.ingest,
+        clock: Arc::new(SystemClock),
+    };
+    let started = std::time::Instant::now();
+    let report = import_ndjson(&write_db, source, context)
+        .await
+        .map_err(|e| anyhow::anyhow!("importing: {e:?}"))?;
+    for (line, why) in &report.unreadable_lines {
+        eprintln!("line {line}: not an event: {why}");
+    }
+    println!(
+        "read {} lines in {} ms: {} accepted, {} duplicates, {} rejected, {} unreadable",
+        report.lines,
+        started.elapsed().as_millis(),
+        report.accepted,
+        report.duplicates,
+        report.rejected,
+        report.unreadable
+    );
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

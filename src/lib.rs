@@ -19,9 +19,10 @@
 //! - [`query`]: read services for events, sessions, counts and errors.
 //! - [`entities`]: sea-orm entities; the schema itself lives in the `migration` crate.
 //! - [`config`], [`cli`], [`db`], [`clock`], [`error`]: settings, commands, connections, time and
-//!   the error taxonomy.
+//!   the error taxonomy; [`checkpoint`]: SQLite's write-ahead log copied back off the commit path.
 
 pub mod auth;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod config;

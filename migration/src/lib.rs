@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_tables;
 mod m20261127_000002_seed_event_types;
 mod m20261127_000003_application_allowlists;
+mod m20261127_000004_index_sessions_by_count;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_tables::Migration),
             Box::new(m20261127_000002_seed_event_types::Migration),
             Box::new(m20261127_000003_application_allowlists::Migration),
+            Box::new(m20261127_000004_index_sessions_by_count::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Recording events: validation against the type registry, then one durable write per batch
 //! through the group-commit writer. Every event of a batch gets a result, in input order.
 
+pub mod import;
 pub mod registry;
 pub mod validate;
 pub mod writer;

@@ -156,7 +156,9 @@ fn answer_one(result: Result<Vec<WriteOutcome>, sea_orm::DbErr>) -> AppResult<Wr
     }
 }
 
-async fn commit_group(
+/// Stores `batches` in one transaction and returns one outcome per batch. The writer task calls
+/// it for each group; `the-eye import` calls it directly for its large transactions.
+pub async fn commit_group(
     db: &DatabaseConnection,
     batches: &[&WriteBatch],
 ) -> Result<Vec<WriteOutcome>, sea_orm::DbErr> {

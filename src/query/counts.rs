@@ -109,6 +109,9 @@ pub fn counts_statement(
                 "session_type_counts"
             };
         aggregate_part(&mut sql, table, key, filter, None);
+        if table == "sessions" {
+            only_top_sessions(&mut sql, limit);
+        }
         sql.push(" UNION ALL ");
         raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
     } else {
@@ -193,14 +196,44 @@ fn aggregate_part(
     }
 }
 
+/// Restricts the `sessions` part to the sessions that can be among the `limit` largest: the
+/// `limit` largest by aggregate (read from `idx_sessions_count`) and those with unprocessed
+/// events. Any other session's total is its aggregate, which ranks after each of those
+/// `limit` sessions' aggregates (count descending, then key), and so after their totals too:
+/// the answer is the same as counting every session, without sorting them all.
+fn only_top_sessions(sql: &mut Sql, limit: u64) {
+    sql.push(
+        " AND session_id IN (SELECT session_id FROM (SELECT session_id FROM sessions \
+         ORDER BY event_count DESC, session_id ASC LIMIT ",
+    )
+    .bind(limit as i64);
+    sql.push(") top UNION SELECT session_id FROM ");
+    push_unprocessed_events(sql, false);
+    sql.push(" WHERE NOT processed)");
+}
+
+/// `events`, read through the partial index of unprocessed events where that is the small set
+/// to scan. Without statistics SQLite's planner prefers an index that yields the `GROUP BY`
+/// order (or matches a category or name) and scans all events; the backlog is the small set
+/// unless a session is given, whose own index is smaller still. PostgreSQL's planner has
+/// statistics and needs no hint.
+fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
+    if sql.backend() == DbBackend::Sqlite && !session_given {
+        sql.push("events INDEXED BY idx_events_unprocessed");
+    } else {
+        sql.push("events");
+    }
+}
+
 fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
-    sql.push(&format!(
-        "SELECT {key} AS k, COUNT(*) AS c FROM events WHERE "
-    ));
-    sql.push(match which {
-        Raw::All => "1 = 1",
-        Raw::Unprocessed => "NOT processed",
-    });
+    sql.push(&format!("SELECT {key} AS k, COUNT(*) AS c FROM "));
+    match which {
+        Raw::All => sql.push("events WHERE 1 = 1"),
+        Raw::Unprocessed => {
+            push_unprocessed_events(sql, filter.session_id.is_some());
+            sql.push(" WHERE NOT processed")
+        }
+    };
     if let Some(session) = &filter.session_id {
         sql.push(" AND session_id = ").bind(session.as_str());
     }

@@ -41,7 +41,7 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
 use crate::state::AppState;
-use crate::{db, graphiql, processing};
+use crate::{checkpoint, db, graphiql, processing};
 
 mod layers;
 
@@ -93,10 +93,11 @@ pub async fn serve_with_clock(
             .await
             .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?,
     );
-    let (writer, writer_task) = Writer::spawn(db.clone(), &settings.ingest);
+    let write_db = db::connect_writer(&settings.database, &db, db::Checkpoints::Background).await?;
+    let (writer, writer_task) = Writer::spawn(write_db.clone(), &settings.ingest);
     let (stop, stopped) = watch::channel(false);
-    let worker =
-        processing::worker::spawn(db.clone(), settings.processing.clone(), stopped.clone());
+    let checkpointer = checkpoint::spawn(db.clone(), stopped.clone());
+    let worker = processing::worker::spawn(write_db, settings.processing.clone(), stopped.clone());
     let refresher = spawn_registry_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
@@ -135,6 +136,7 @@ pub async fn serve_with_clock(
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = refresher.await;
+    let _ = checkpointer.await;
     if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, writer_task)
         .await
         .is_err()

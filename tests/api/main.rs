@@ -8,6 +8,7 @@ mod counts;
 mod event_types;
 mod helpers;
 mod hostile;
+mod import;
 mod ingest;
 mod instances;
 mod limits;

@@ -1,0 +1,141 @@
+//! `baseline`: what SQLite itself takes on this machine. The same generated event rows are
+//! inserted into a fresh database created by the real migrations, opened as the service opens
+//! its write connection (`the_eye::db::connect_writer`: WAL, `synchronous` as given, the same
+//! page cache, statement journals in memory),
+//! through plain prepared multi-row `INSERT`s in transactions of a given size. No HTTP, no
+//! GraphQL, no validation, no duplicate detection: the ceiling the service is measured against.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use sea_orm::sqlx;
+use the_eye::config::{DatabaseSettings, SqliteSync};
+use the_eye::db::Checkpoints;
+
+use crate::events::{Clock, EventGen, Mix};
+
+/// Options of `baseline`.
+#[derive(Debug, Clone, Args)]
+pub struct BaselineArgs {
+    /// Rows inserted per run.
+    #[arg(long, default_value_t = 300_000)]
+    pub rows: usize,
+    /// Rows per `INSERT` statement (the writer uses 500).
+    #[arg(long, default_value_t = 500)]
+    pub rows_per_statement: usize,
+    /// Transaction sizes to measure, one fresh database each.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    pub txn_rows: Vec<usize>,
+    /// SQLite `synchronous` (`full` is the service's default).
+    #[arg(long, value_enum, default_value_t = SqliteSync::Full)]
+    pub sqlite_synchronous: SqliteSync,
+    /// Distinct sessions.
+    #[arg(long, default_value_t = 10_000)]
+    pub sessions: u64,
+}
+
+struct Row {
+    event_id: String,
+    session_id: String,
+    category: String,
+    name: String,
+    data: String,
+    timestamp: DateTime<Utc>,
+}
+
+/// Runs the baseline for each transaction size and prints rows/s.
+pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
+    let rows = rows(&args)?;
+    println!(
+        "== baseline: {} rows straight into SQLite (synchronous={:?}), {} rows per INSERT",
+        rows.len(),
+        args.sqlite_synchronous,
+        args.rows_per_statement
+    );
+    for &txn_rows in &args.txn_rows {
+        let rate = insert_all(&args, &rows, txn_rows.max(1)).await?;
+        println!("transactions of {txn_rows:>6} rows: {rate:>9.0} rows/s");
+    }
+    Ok(())
+}
+
+fn rows(args: &BaselineArgs) -> anyhow::Result<Vec<Row>> {
+    let mix = Mix {
+        sessions: args.sessions,
+        invalid: 0.0,
+        duplicates: 0.0,
+        clock: Clock::Live,
+    };
+    let mut generator = EventGen::new(mix, "raw", 42);
+    (0..args.rows)
+        .map(|_| {
+            let event: serde_json::Value = serde_json::from_str(&generator.next_event())?;
+            let text = |f: &str| event[f].as_str().unwrap_or_default().to_string();
+            let timestamp = the_eye::domain::parse_timestamp(&text("timestamp"))
+                .map_err(|e| anyhow::anyhow!("generated timestamp: {}", e.0))?;
+            Ok(Row {
+                event_id: text("id"),
+                session_id: text("sessionId"),
+                category: text("category"),
+                name: text("name"),
+                data: event["data"].to_string(),
+                timestamp,
+            })
+        })
+        .collect()
+}
+
+async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let settings = DatabaseSettings {
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("raw.db").display()),
+        sqlite_synchronous: args.sqlite_synchronous,
+        ..Default::default()
+    };
+    let db = the_eye::db::connect(&settings).await?;
+    the_eye::db::migrate(&db).await?;
+    // The service's write connection: the same page cache and pragmas; SQLite checkpoints on
+    // commit here, as a minimal program would.
+    let db = the_eye::db::connect_writer(&settings, &db, Checkpoints::OnCommit).await?;
+    let app = the_eye::auth::applications::ensure_application(&db, "raw")
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the application: {e:?}"))?;
+    let pool = db.get_sqlite_connection_pool();
+    let per_statement = args.rows_per_statement.max(1);
+    let received_at = Utc::now();
+    let started = Instant::now();
+    for transaction in rows.chunks(txn_rows) {
+        let mut tx = pool.begin().await?;
+        for statement in transaction.chunks(per_statement) {
+            let sql = insert_sql(statement.len());
+            // Built from a fixed template and a row count; no input reaches the SQL text.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in statement {
+                query = query
+                    .bind(r.event_id.as_str())
+                    .bind(app.id)
+                    .bind(r.session_id.as_str())
+                    .bind(r.category.as_str())
+                    .bind(r.name.as_str())
+                    .bind(r.data.as_str())
+                    .bind(r.timestamp)
+                    .bind(received_at)
+                    .bind(false);
+            }
+            query.execute(&mut *tx).await.context("inserting rows")?;
+        }
+        tx.commit().await?;
+    }
+    Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+fn insert_sql(rows: usize) -> String {
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
+        "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
+         timestamp, received_at, processed) VALUES {}",
+        vec![one; rows].join(", ")
+    )
+}

@@ -1,0 +1,383 @@
+//! The ingest load: `recordEvents` batches at an offered rate (open loop) or as fast as a fixed
+//! number of clients can send (closed loop), then how long until everything acknowledged is
+//! counted and processed, and whether the service stored exactly what it acknowledged.
+//!
+//! Open loop: request `i` is due at `start + i × batch / rate`, whatever happened to earlier
+//! requests, and its latency is measured from that due time. A server that stalls therefore
+//! shows the stall in the latency of every request due during it (no coordinated omission);
+//! `--concurrency` caps the requests in flight, and time spent waiting for that cap counts too.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use tokio::sync::{Semaphore, watch};
+
+use crate::client::Gql;
+use crate::events::{Clock, EventGen, Mix, Sent};
+use crate::stats::Latencies;
+use crate::target::{Target, TargetArgs};
+
+/// The mutation sent; the client asks for the per-event statuses a real client needs.
+const RECORD: &str = "mutation($e: [EventInput!]!) { recordEvents(events: $e) { accepted duplicates rejected results { status } } }";
+
+/// Options of an ingest run.
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Offered load in events per second; 0 sends as fast as `--concurrency` clients can.
+    #[arg(long, default_value_t = 1_000.0)]
+    pub rate: f64,
+    /// Events per `recordEvents` call.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Most requests in flight at once (the number of clients in closed loop).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Share of invalid events (schema violations, future and malformed timestamps).
+    #[arg(long, default_value_t = 0.01)]
+    pub invalid_share: f64,
+    /// Share of retried duplicates (an earlier event sent again with its id).
+    #[arg(long, default_value_t = 0.01)]
+    pub duplicate_share: f64,
+    /// Distinct sessions the events are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    pub sessions: u64,
+    /// Fail unless every answer was a success and events stored = events accepted.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// What the requests saw.
+#[derive(Default)]
+struct Tally {
+    latencies: Latencies,
+    requests: u64,
+    acked: u64,
+    accepted: u64,
+    duplicates: u64,
+    rejected: u64,
+    errors: BTreeMap<String, u64>,
+    last_answer: Option<Instant>,
+}
+
+impl Tally {
+    fn record(&mut self, due: Instant, answer: Result<serde_json::Value, String>, events: u64) {
+        let now = Instant::now();
+        self.latencies.record(now - due);
+        self.requests += 1;
+        self.last_answer = Some(now);
+        match answer {
+            Ok(data) => {
+                let r = &data["recordEvents"];
+                let n = |f: &str| r[f].as_u64().unwrap_or(0);
+                self.acked += events;
+                self.accepted += n("accepted");
+                self.duplicates += n("duplicates");
+                self.rejected += n("rejected");
+            }
+            Err(code) => *self.errors.entry(code).or_default() += 1,
+        }
+    }
+}
+
+/// What the watcher saw of the background job while the load ran.
+#[derive(Default, Clone, Copy)]
+struct Watch {
+    max_lag: Option<Duration>,
+    max_rss_kib: u64,
+}
+
+/// Runs the load and prints the report.
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let target = Target::start(&args.target).await?;
+    let gql = Gql::new(&target.url, &target.key, args.concurrency);
+    let db = match &target.database_url {
+        Some(url) => Some(watch_connection(url).await?),
+        None => None,
+    };
+    let stored_before = stored_events(&gql).await?;
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mix = Mix {
+        sessions: args.sessions,
+        invalid: args.invalid_share,
+        duplicates: args.duplicate_share,
+        clock: Clock::Live,
+    };
+    let generator = Arc::new(Mutex::new(EventGen::new(mix, &run_id, 42)));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let (stop, stopped) = watch::channel(false);
+    let watcher = tokio::spawn(watch_job(db.clone(), target.pid(), stopped));
+
+    let started = Instant::now();
+    let duration = Duration::from_secs_f64(args.duration);
+    if args.rate > 0.0 {
+        open_loop(&args, started + duration, &gql, &generator, &tally).await;
+    } else {
+        closed_loop(&args, started + duration, &gql, &generator, &tally).await;
+    }
+    let _ = stop.send(true);
+    let watched = watcher.await?;
+    let tally = std::mem::take(&mut *tally.lock().unwrap());
+    let sent = generator.lock().unwrap().sent;
+    let last = tally.last_answer.unwrap_or(started);
+
+    let elapsed = (last - started).as_secs_f64().max(1e-9);
+    println!("== ingest: {}", describe(&args));
+    println!(
+        "acknowledged {} events in {} requests over {elapsed:.2} s: {:.0} events/s \
+         ({} accepted, {} duplicates, {} rejected)",
+        tally.acked,
+        tally.requests,
+        tally.acked as f64 / elapsed,
+        tally.accepted,
+        tally.duplicates,
+        tally.rejected
+    );
+    println!("ack latency: {}", tally.latencies.summary());
+    println!("errors by code: {:?}", tally.errors);
+
+    let memory = target.memory_kib();
+    let expected = stored_before + tally.accepted;
+    let visible = wait_for(|| async { Ok(stored_events(&gql).await? >= expected) }).await?;
+    let processed = match &db {
+        Some(db) => Some(wait_for(|| async { Ok(oldest_unprocessed(db).await?.is_none()) }).await?),
+        None => None,
+    };
+    let stored = stored_events(&gql).await? - stored_before;
+    println!(
+        "counted by eventCounts {:.0} ms after the last answer; job backlog empty after {}; \
+         max processing lag during the load {}",
+        visible.saturating_duration_since(last).as_secs_f64() * 1000.0,
+        processed.map_or("n/a".into(), |t| format!(
+            "{:.0} ms",
+            t.saturating_duration_since(last).as_secs_f64() * 1000.0
+        )),
+        watched.max_lag.map_or("n/a".into(), |l| format!(
+            "{:.0} ms",
+            l.as_secs_f64() * 1000.0
+        )),
+    );
+    match memory {
+        Some((peak, _)) => println!(
+            "server peak RSS {:.1} MiB (sampled max {:.1} MiB)",
+            peak as f64 / 1024.0,
+            watched.max_rss_kib as f64 / 1024.0
+        ),
+        None => println!("server memory: n/a (external server)"),
+    }
+    println!(
+        "sent {} new valid, {} invalid, {} repeated; stored {stored} (accepted {})",
+        sent.unique_valid, sent.invalid, sent.duplicates, tally.accepted
+    );
+    if args.check {
+        check(&tally, sent, stored)?;
+        println!("check passed: events stored = events accepted = new valid events sent");
+    }
+    Ok(())
+}
+
+fn describe(args: &IngestArgs) -> String {
+    let rate = if args.rate > 0.0 {
+        format!("open loop at {} events/s", args.rate)
+    } else {
+        "closed loop".into()
+    };
+    format!(
+        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {} sessions",
+        args.batch,
+        args.concurrency,
+        args.duration,
+        args.invalid_share * 100.0,
+        args.duplicate_share * 100.0,
+        args.sessions
+    )
+}
+
+fn check(tally: &Tally, sent: Sent, stored: u64) -> anyhow::Result<()> {
+    if !tally.errors.is_empty() {
+        bail!("requests failed: {:?}", tally.errors);
+    }
+    if stored != tally.accepted || tally.accepted != sent.unique_valid {
+        bail!(
+            "stored {stored}, accepted {}, new valid events sent {}",
+            tally.accepted,
+            sent.unique_valid
+        );
+    }
+    if tally.duplicates != sent.duplicates || tally.rejected != sent.invalid {
+        bail!(
+            "duplicates {} (sent {}), rejected {} (sent {})",
+            tally.duplicates,
+            sent.duplicates,
+            tally.rejected,
+            sent.invalid
+        );
+    }
+    Ok(())
+}
+
+async fn open_loop(
+    args: &IngestArgs,
+    end: Instant,
+    gql: &Gql,
+    generator: &Arc<Mutex<EventGen>>,
+    tally: &Arc<Mutex<Tally>>,
+) {
+    let interval = Duration::from_secs_f64(args.batch as f64 / args.rate);
+    let slots = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let start = Instant::now();
+    let mut requests = Vec::new();
+    for i in 0.. {
+        let due = start + interval * i;
+        if due >= end {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let (gql, generator, tally, slots) =
+            (gql.clone(), generator.clone(), tally.clone(), slots.clone());
+        let batch = args.batch;
+        requests.push(tokio::spawn(async move {
+            let _slot = slots.acquire().await;
+            let body = batch_body(&generator, batch);
+            let answer = gql.post(body).await;
+            tally.lock().unwrap().record(due, answer, batch as u64);
+        }));
+    }
+    for request in requests {
+        let _ = request.await;
+    }
+}
+
+async fn closed_loop(
+    args: &IngestArgs,
+    end: Instant,
+    gql: &Gql,
+    generator: &Arc<Mutex<EventGen>>,
+    tally: &Arc<Mutex<Tally>>,
+) {
+    let clients: Vec<_> = (0..args.concurrency.max(1))
+        .map(|_| {
+            let (gql, generator, tally) = (gql.clone(), generator.clone(), tally.clone());
+            let batch = args.batch;
+            tokio::spawn(async move {
+                while Instant::now() < end {
+                    let due = Instant::now();
+                    let body = batch_body(&generator, batch);
+                    let answer = gql.post(body).await;
+                    tally.lock().unwrap().record(due, answer, batch as u64);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        let _ = client.await;
+    }
+}
+
+fn batch_body(generator: &Mutex<EventGen>, batch: usize) -> String {
+    let mut body = String::with_capacity(64 + batch * 320);
+    body.push_str(r#"{"query":"#);
+    body.push_str(&serde_json::to_string(RECORD).expect("a string"));
+    body.push_str(r#","variables":{"e":["#);
+    generator.lock().unwrap().next_events(batch, &mut body);
+    body.push_str("]}}");
+    body
+}
+
+/// Every stored event, by summing `eventCounts` over categories.
+async fn stored_events(gql: &Gql) -> anyhow::Result<u64> {
+    let data = gql
+        .query(
+            "{ eventCounts(groupBy: CATEGORY) { count } }",
+            serde_json::json!({}),
+        )
+        .await
+        .map_err(|code| anyhow::anyhow!("eventCounts failed: {code}"))?;
+    let counts = data["eventCounts"]
+        .as_array()
+        .context("eventCounts answer")?;
+    Ok(counts.iter().filter_map(|c| c["count"].as_u64()).sum())
+}
+
+/// Polls `done` every 20 ms (for at most two minutes) and returns when it held.
+async fn wait_for<F, Fut>(mut done: F) -> anyhow::Result<Instant>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if done().await? {
+            return Ok(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("gave up waiting after two minutes")
+}
+
+async fn watch_connection(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let settings = the_eye::config::DatabaseSettings {
+        database_url: url.to_string(),
+        db_max_connections: 1,
+        ..Default::default()
+    };
+    the_eye::db::connect(&settings).await
+}
+
+/// When the oldest event the job has not processed yet was received.
+async fn oldest_unprocessed(db: &DatabaseConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let sql = "SELECT received_at FROM events WHERE NOT processed ORDER BY seq LIMIT 1";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<DateTime<Utc>>("", "received_at"))
+        .transpose()?)
+}
+
+/// Samples the job's lag (age of the oldest unprocessed event) and the server's memory every
+/// 100 ms until `stopped`.
+async fn watch_job(
+    db: Option<DatabaseConnection>,
+    pid: Option<u32>,
+    mut stopped: watch::Receiver<bool>,
+) -> Watch {
+    let mut seen = Watch::default();
+    loop {
+        if let Some(db) = &db
+            && let Ok(oldest) = oldest_unprocessed(db).await
+        {
+            let lag = oldest.map_or(Duration::ZERO, |at| {
+                (Utc::now() - at).to_std().unwrap_or_default()
+            });
+            seen.max_lag = Some(seen.max_lag.unwrap_or_default().max(lag));
+        }
+        if let Some(rss) = pid.and_then(rss_kib) {
+            seen.max_rss_kib = seen.max_rss_kib.max(rss);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = stopped.changed() => return seen,
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
