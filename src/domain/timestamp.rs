@@ -180,14 +180,6 @@ mod properties {
 
     use super::*;
 
-    fn config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256);
-        ProptestConfig::with_cases(cases)
-    }
-
     /// A valid timestamp in one of the accepted forms, with the instant it denotes.
     fn valid_timestamp() -> impl Strategy<Value = (String, DateTime<Utc>)> {
         (
@@ -225,7 +217,6 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
 
         #[test]
         fn never_panics_on_any_text(raw in any::<String>()) {

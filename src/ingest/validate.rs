@@ -390,14 +390,6 @@ mod properties {
     use crate::entities::event_types;
     use crate::ingest::registry::{RegisteredType, compile_schema};
 
-    fn config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256);
-        ProptestConfig::with_cases(cases)
-    }
-
     /// Small limits, so that generated values reach every branch.
     fn limits() -> Limits {
         Limits {
@@ -510,7 +502,6 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
 
         #[test]
         fn validation_never_panics_and_every_rejection_says_where(raw in raw_event()) {
