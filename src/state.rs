@@ -15,6 +15,9 @@ use crate::ingest::writer::Writer;
 pub struct AppState {
     /// The connection pool.
     pub db: DatabaseConnection,
+    /// The connection that writes events and aggregates (on SQLite a single connection shared
+    /// by the writer and the job; on PostgreSQL the pool itself).
+    pub write_db: DatabaseConnection,
     /// All settings.
     pub settings: Arc<Settings>,
     /// Event types and their compiled schemas.

@@ -166,14 +166,8 @@ pub async fn list_keys(
 
 /// The key with row id `id`, or `BAD_USER_INPUT`.
 pub async fn get_key(db: &impl ConnectionTrait, id: i32) -> AppResult<KeyInfo> {
-    let found = api_keys::Entity::find_by_id(id)
-        .find_also_related(applications::Entity)
-        .one(db)
-        .await?;
-    found
-        .map(key_info)
-        .transpose()?
-        .ok_or_else(|| AppError::BadInput(format!("no API key has id {id}")))
+    let missing = || format!("no API key has id {id}");
+    one_key(db, api_keys::Column::Id.eq(id), missing).await
 }
 
 /// The key named by its row id (`12`) or its prefix (`eye_1a2b3c4d`), as the CLI takes it.
@@ -183,15 +177,24 @@ pub async fn find_key(db: &impl ConnectionTrait, reference: &str) -> AppResult<K
         return get_key(db, id).await;
     }
     let prefix = reference.get(..PREFIX_CHARS).unwrap_or(reference);
-    let found = api_keys::Entity::find()
-        .filter(api_keys::Column::Prefix.eq(prefix))
+    let missing = || format!("no API key has prefix `{prefix}`");
+    one_key(db, api_keys::Column::Prefix.eq(prefix), missing).await
+}
+
+/// The one key matching `condition`, with its application, or `BAD_USER_INPUT`.
+async fn one_key(
+    db: &impl ConnectionTrait,
+    condition: sea_orm::sea_query::SimpleExpr,
+    missing: impl FnOnce() -> String,
+) -> AppResult<KeyInfo> {
+    api_keys::Entity::find()
+        .filter(condition)
         .find_also_related(applications::Entity)
         .one(db)
-        .await?;
-    found
+        .await?
         .map(key_info)
         .transpose()?
-        .ok_or_else(|| AppError::BadInput(format!("no API key has prefix `{prefix}`")))
+        .ok_or_else(|| AppError::BadInput(missing()))
 }
 
 /// Revokes key `id`: refused from the next request on, on every instance (authentication reads

@@ -86,8 +86,9 @@ pub async fn record_events(
             }
         }
     }
-    let ids: Vec<String> = batch.events.iter().map(|e| e.event_id.clone()).collect();
-    let rejected: Vec<_> = batch
+    // Kept for the answers; each is moved out exactly once below.
+    let mut ids: Vec<String> = batch.events.iter().map(|e| e.event_id.clone()).collect();
+    let mut rejected: Vec<_> = batch
         .rejected
         .iter()
         .map(|r| (r.event_id.clone(), r.reasons.clone()))
@@ -99,7 +100,7 @@ pub async fn record_events(
         .map(|(index, slot)| match slot {
             Ok(i) => EventOutcome {
                 index,
-                id: Some(ids[i].clone()),
+                id: Some(std::mem::take(&mut ids[i])),
                 status: if outcome.inserted[i] {
                     EventStatus::Accepted
                 } else {
@@ -110,9 +111,9 @@ pub async fn record_events(
             },
             Err(i) => EventOutcome {
                 index,
-                id: rejected[i].0.clone(),
+                id: rejected[i].0.take(),
                 status: EventStatus::Rejected,
-                errors: rejected[i].1.clone(),
+                errors: std::mem::take(&mut rejected[i].1),
                 error_id: Some(outcome.error_ids[i]),
             },
         })

@@ -97,7 +97,11 @@ pub async fn serve_with_clock(
     let (writer, writer_task) = Writer::spawn(write_db.clone(), &settings.ingest);
     let (stop, stopped) = watch::channel(false);
     let checkpointer = checkpoint::spawn(db.clone(), stopped.clone());
-    let worker = processing::worker::spawn(write_db, settings.processing.clone(), stopped.clone());
+    let worker = processing::worker::spawn(
+        write_db.clone(),
+        settings.processing.clone(),
+        stopped.clone(),
+    );
     let refresher = spawn_registry_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
@@ -115,6 +119,7 @@ pub async fn serve_with_clock(
         max_query_nesting: limits.max_query_nesting,
         schema: build_schema(AppState {
             db,
+            write_db,
             settings: Arc::new(settings),
             registry,
             writer,
