@@ -34,6 +34,10 @@ pub struct BaselineArgs {
     /// Distinct sessions.
     #[arg(long, default_value_t = 10_000)]
     pub sessions: u64,
+    /// Statements run after the migrations, to measure a variant of the schema (for example
+    /// `DROP INDEX idx_events_name_time`). Separate several with `;`.
+    #[arg(long)]
+    pub setup_sql: Option<String>,
 }
 
 struct Row {
@@ -96,6 +100,12 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
     };
     let db = the_eye::db::connect(&settings).await?;
     the_eye::db::migrate(&db).await?;
+    if let Some(setup) = &args.setup_sql {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared(setup)
+            .await
+            .context("running --setup-sql")?;
+    }
     // The service's write connection: the same page cache and pragmas; SQLite checkpoints on
     // commit here, as a minimal program would.
     let db = the_eye::db::connect_writer(&settings, &db, Checkpoints::OnCommit).await?;
@@ -111,7 +121,7 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
         for statement in transaction.chunks(per_statement) {
             let sql = insert_sql(statement.len());
             // Built from a fixed template and a row count; no input reaches the SQL text.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
             for r in statement {
                 query = query
                     .bind(r.event_id.as_str())
@@ -121,10 +131,15 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
                     .bind(r.name.as_str())
                     .bind(r.data.as_str())
                     .bind(r.timestamp)
-                    .bind(received_at)
-                    .bind(false);
+                    .bind(received_at);
             }
-            query.execute(&mut *tx).await.context("inserting rows")?;
+            let seqs = query.fetch_all(&mut *tx).await.context("inserting rows")?;
+            // The background job's queue, as the service's writer fills it.
+            let mut enqueue = sqlx::query(sqlx::AssertSqlSafe(queue_sql(seqs.len())));
+            for (seq,) in seqs {
+                enqueue = enqueue.bind(seq);
+            }
+            enqueue.execute(&mut *tx).await.context("queueing rows")?;
         }
         tx.commit().await?;
     }
@@ -132,10 +147,17 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
 }
 
 fn insert_sql(rows: usize) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?)";
     format!(
         "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
-         timestamp, received_at, processed) VALUES {}",
+         timestamp, received_at) VALUES {} RETURNING seq",
         vec![one; rows].join(", ")
+    )
+}
+
+fn queue_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO event_queue (seq) VALUES {}",
+        vec!["(?)"; rows].join(", ")
     )
 }

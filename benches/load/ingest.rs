@@ -335,7 +335,8 @@ async fn watch_connection(url: &str) -> anyhow::Result<DatabaseConnection> {
 
 /// When the oldest event the job has not processed yet was received.
 async fn oldest_unprocessed(db: &DatabaseConnection) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let sql = "SELECT received_at FROM events WHERE NOT processed ORDER BY seq LIMIT 1";
+    let sql = "SELECT e.received_at FROM event_queue q JOIN events e ON e.seq = q.seq \
+               ORDER BY q.seq LIMIT 1";
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?;

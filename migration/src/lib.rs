@@ -4,7 +4,7 @@
 //! and PostgreSQL (production). Types are chosen so that each maps to the natural native type on
 //! both: `jsonb` / JSON text for payloads, `timestamptz` / RFC 3339 text for instants, `bigint` /
 //! `INTEGER PRIMARY KEY` for the ingest sequence. Raw SQL is used only where both dialects share
-//! the syntax (partial indexes).
+//! the syntax (partial indexes, the queue table).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -12,6 +12,7 @@ mod m20261127_000001_create_tables;
 mod m20261127_000002_seed_event_types;
 mod m20261127_000003_application_allowlists;
 mod m20261127_000004_index_sessions_by_count;
+mod m20261127_000005_event_queue;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_seed_event_types::Migration),
             Box::new(m20261127_000003_application_allowlists::Migration),
             Box::new(m20261127_000004_index_sessions_by_count::Migration),
+            Box::new(m20261127_000005_event_queue::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-//! A stored event. `seq` is the ingest sequence: the primary key and the tie-break between events with equal timestamps. `processed` marks events the background job has aggregated.
+//! A stored event. `seq` is the ingest sequence: the primary key and the tie-break between events with equal timestamps. Events the background job has not aggregated yet are listed in `event_queue`.
 
 use sea_orm::entity::prelude::*;
 
@@ -16,7 +16,6 @@ pub struct Model {
     pub data: Json,
     pub timestamp: DateTimeUtc,
     pub received_at: DateTimeUtc,
-    pub processed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

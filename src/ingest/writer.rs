@@ -9,6 +9,9 @@
 //! Duplicates are decided by the database, not by luck: `UNIQUE (application_id, event_id)`
 //! with `ON CONFLICT DO NOTHING … RETURNING` tells which rows were new, also across instances
 //! sharing one PostgreSQL. Within one group the first occurrence of an id wins.
+//!
+//! Each stored event's `seq` also enters `event_queue` in the same transaction: the background
+//! job's work list, so an event is written once and the job never touches its row.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -215,7 +218,6 @@ async fn insert_events(
         C::Data,
         C::Timestamp,
         C::ReceivedAt,
-        C::Processed,
     ]);
     for (application_id, received_at, e) in rows {
         insert.values_panic([
@@ -227,7 +229,6 @@ async fn insert_events(
             e.data.clone().into(),
             e.timestamp.into(),
             (*received_at).into(),
-            false.into(),
         ]);
     }
     insert
@@ -236,17 +237,35 @@ async fn insert_events(
                 .do_nothing()
                 .to_owned(),
         )
-        .returning(Query::returning().columns([C::ApplicationId, C::EventId]));
+        .returning(Query::returning().columns([C::Seq, C::ApplicationId, C::EventId]));
     let returned = txn.query_all(&insert).await?;
-    returned
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<i32>("", "application_id")?,
-                row.try_get::<String>("", "event_id")?,
-            ))
-        })
-        .collect()
+    let mut seqs = Vec::with_capacity(returned.len());
+    let mut stored = Vec::with_capacity(returned.len());
+    for row in &returned {
+        seqs.push(row.try_get::<i64>("", "seq")?);
+        stored.push((
+            row.try_get::<i32>("", "application_id")?,
+            row.try_get::<String>("", "event_id")?,
+        ));
+    }
+    enqueue(txn, &seqs).await?;
+    Ok(stored)
+}
+
+/// Hands newly stored events to the background job (see `event_queue` in the migrations), in
+/// the transaction that stores them.
+async fn enqueue(txn: &impl ConnectionTrait, seqs: &[i64]) -> Result<(), sea_orm::DbErr> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let mut sql = crate::db::Sql::new(txn.get_database_backend());
+    sql.push("INSERT INTO event_queue (seq) VALUES ");
+    for (i, seq) in seqs.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(*seq).push(")");
+    }
+    txn.execute_raw(sql.build()).await?;
+    Ok(())
 }
 
 async fn insert_error(

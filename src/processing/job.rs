@@ -1,15 +1,18 @@
 //! One step of the background job, and running it until no work is left.
 //!
-//! A step claims up to `batch_size` unprocessed events by flipping their `processed` flag
-//! (`UPDATE … WHERE seq IN (SELECT … WHERE NOT processed …) RETURNING …`), folds them into
-//! aggregate deltas and applies those with atomic upserts — all in one transaction. So:
-//! - two overlapping runs never claim the same event: the flag flip is the claim, and a row
-//!   already flipped no longer matches `NOT processed` (PostgreSQL re-checks the condition after
-//!   waiting on the row lock; `SKIP LOCKED` avoids the wait; SQLite runs writers one at a time);
-//! - a run that dies before commit leaves its events unprocessed for the next run, and one that
-//!   commits has counted them exactly once: nothing is skipped or counted twice;
+//! The writer lists every stored event's `seq` in `event_queue`. A step claims up to
+//! `batch_size` of them by deleting their queue rows (`DELETE … RETURNING`), reads those events,
+//! folds them into aggregate deltas and applies those with atomic upserts — all in one
+//! transaction. So:
+//! - two overlapping runs never claim the same event: the delete is the claim, and a queue row
+//!   already deleted is gone for everyone (PostgreSQL's `SKIP LOCKED` lets a second run take
+//!   the next rows instead of waiting; SQLite runs writers one at a time);
+//! - a run that dies before commit leaves its queue rows in place for the next run, and one
+//!   that commits has counted its events exactly once: nothing is skipped or counted twice;
 //! - there is no "last processed id" watermark, so events whose ingest sequence commits late
-//!   (concurrent writers on PostgreSQL) are still picked up.
+//!   (concurrent writers on PostgreSQL) are still picked up;
+//! - the job never writes or locks an `events` row, so ingest (including a retried duplicate's
+//!   `ON CONFLICT` check) never waits for it.
 
 use std::time::Instant;
 
@@ -70,35 +73,59 @@ pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, 
     Ok((claimed.len() as u64, deltas.sessions.len() as u64))
 }
 
+/// Seqs per `SELECT … WHERE seq IN (…)` when reading claimed events.
+const READ_CHUNK_ROWS: usize = 1000;
+
 async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<ClaimedEvent>, DbErr> {
-    let statement = claim_statement(txn.get_database_backend(), batch_size);
-    let rows = txn.query_all_raw(statement).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ClaimedEvent {
+    let backend = txn.get_database_backend();
+    let rows = txn
+        .query_all_raw(claim_statement(backend, batch_size))
+        .await?;
+    let mut seqs = rows
+        .iter()
+        .map(|row| row.try_get::<i64>("", "seq"))
+        .collect::<Result<Vec<_>, _>>()?;
+    seqs.sort_unstable();
+    let mut claimed = Vec::with_capacity(seqs.len());
+    for chunk in seqs.chunks(READ_CHUNK_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push(
+            "SELECT application_id, session_id, category, name, timestamp FROM events \
+             WHERE seq IN (",
+        );
+        for (i, seq) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*seq);
+        }
+        sql.push(")");
+        for row in txn.query_all_raw(sql.build()).await? {
+            claimed.push(ClaimedEvent {
                 application_id: row.try_get("", "application_id")?,
                 session_id: row.try_get("", "session_id")?,
                 category: row.try_get("", "category")?,
                 name: row.try_get("", "name")?,
                 timestamp: row.try_get("", "timestamp")?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(claimed)
 }
 
-/// The statement that claims up to `batch_size` unprocessed events (exposed so tests can check
-/// its plan).
+/// The statement that claims up to `batch_size` queued events, oldest first, and returns their
+/// `seq` (exposed so tests can check its plan).
 pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push(
-        "UPDATE events SET processed = TRUE WHERE seq IN \
-         (SELECT seq FROM events WHERE NOT processed ORDER BY seq LIMIT ",
+        "DELETE FROM event_queue WHERE seq IN \
+         (SELECT seq FROM event_queue ORDER BY seq LIMIT ",
     )
     .bind(batch_size as i64);
     if backend == DbBackend::Postgres {
         sql.push(" FOR UPDATE SKIP LOCKED");
     }
-    sql.push(") RETURNING application_id, session_id, category, name, timestamp");
+    sql.push(") RETURNING seq");
     sql.build()
 }
 

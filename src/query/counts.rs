@@ -12,7 +12,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::EventFilter;
+use super::{EventFilter, QUEUED};
 use crate::db::Sql;
 use crate::error::AppResult;
 use crate::processing::aggregate::hour_of;
@@ -209,31 +209,33 @@ fn only_top_sessions(sql: &mut Sql, limit: u64) {
     .bind(limit as i64);
     sql.push(") top UNION SELECT session_id FROM ");
     push_unprocessed_events(sql, false);
-    sql.push(" WHERE NOT processed)");
+    sql.push(")");
 }
 
-/// `events`, read through the partial index of unprocessed events where that is the small set
-/// to scan. Without statistics SQLite's planner prefers an index that yields the `GROUP BY`
-/// order (or matches a category or name) and scans all events; the backlog is the small set
-/// unless a session is given, whose own index is smaller still. PostgreSQL's planner has
-/// statistics and needs no hint.
+/// The events the job has not processed yet, followed by a `WHERE` clause that later
+/// conditions extend with ` AND …`. Without a session, the queue is the small set: SQLite is
+/// told to walk it and look each event up (`CROSS JOIN` fixes its join order; without
+/// statistics it would rather scan an index of `events` that yields the `GROUP BY` order). With
+/// a session, the session's own events are fewer still and each is checked against the queue.
+/// PostgreSQL's planner has statistics and needs no hint.
 fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
-    if sql.backend() == DbBackend::Sqlite && !session_given {
-        sql.push("events INDEXED BY idx_events_unprocessed");
+    if session_given {
+        sql.push(&format!("events WHERE {QUEUED}"));
+    } else if sql.backend() == DbBackend::Sqlite {
+        sql.push("event_queue AS q CROSS JOIN events AS e ON e.seq = q.seq WHERE 1 = 1");
     } else {
-        sql.push("events");
+        sql.push("event_queue AS q JOIN events AS e ON e.seq = q.seq WHERE 1 = 1");
     }
 }
 
 fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
     sql.push(&format!("SELECT {key} AS k, COUNT(*) AS c FROM "));
     match which {
-        Raw::All => sql.push("events WHERE 1 = 1"),
-        Raw::Unprocessed => {
-            push_unprocessed_events(sql, filter.session_id.is_some());
-            sql.push(" WHERE NOT processed")
+        Raw::All => {
+            sql.push("events WHERE 1 = 1");
         }
-    };
+        Raw::Unprocessed => push_unprocessed_events(sql, filter.session_id.is_some()),
+    }
     if let Some(session) = &filter.session_id {
         sql.push(" AND session_id = ").bind(session.as_str());
     }

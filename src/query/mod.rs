@@ -10,6 +10,11 @@ pub mod sessions;
 use chrono::{DateTime, Utc};
 
 use crate::config::Limits;
+
+/// A condition on `events` rows: the background job has not processed the event yet (its `seq`
+/// is still in the job's queue). Each row is checked with one primary-key lookup.
+pub(crate) const QUEUED: &str =
+    "EXISTS (SELECT 1 FROM event_queue WHERE event_queue.seq = events.seq)";
 use crate::error::{AppError, AppResult};
 
 /// Filters on events, all optional and combined with AND; `from` and `to` are inclusive.

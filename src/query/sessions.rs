@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use super::QUEUED;
 use crate::db::Sql;
 use crate::entities::applications;
 use crate::error::AppResult;
@@ -35,7 +36,7 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
          WHERE session_id = ",
     )
     .bind(id)
-    .push(" AND NOT processed) t");
+    .push(&format!(" AND {QUEUED}) t"));
     let Some(row) = db.query_one_raw(sql.build()).await? else {
         return Ok(None);
     };
@@ -61,7 +62,7 @@ pub async fn session_applications(
         .bind(id)
         .push(" UNION SELECT application_id FROM events WHERE session_id = ")
         .bind(id)
-        .push(" AND NOT processed) ORDER BY name");
+        .push(&format!(" AND {QUEUED}) ORDER BY name"));
     let rows = db.query_all_raw(sql.build()).await?;
     rows.iter()
         .map(|row| {

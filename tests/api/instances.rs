@@ -198,7 +198,7 @@ impl Fixture {
             total
         );
         assert_eq!(
-            self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed")
+            self.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM event_queue")
                 .await,
             0
         );
@@ -336,7 +336,7 @@ async fn two_instances_share_ingest_and_processing_exactly_once() {
         let (pa, pb) = tokio::join!(fx.process(&url_a), fx.process(&url_b));
         let _ = (pa, pb);
         if fx
-            .scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed")
+            .scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM event_queue")
             .await
             == 0
         {
@@ -476,9 +476,14 @@ async fn events_committed_late_are_not_skipped_by_the_job() {
         .await;
     let slow = sea_orm::TransactionTrait::begin(&fx.db).await.unwrap();
     slow.execute_unprepared(&format!(
-        "INSERT INTO events (event_id, application_id, session_id, category, name, data, timestamp, received_at, processed) \
-         VALUES ('late', {app_id}, 's', 'c', 'n', '{{}}', '2021-01-01T00:00:00Z', '2021-01-01T00:00:00Z', FALSE)"
+        "INSERT INTO events (event_id, application_id, session_id, category, name, data, timestamp, received_at) \
+         VALUES ('late', {app_id}, 's', 'c', 'n', '{{}}', '2021-01-01T00:00:00Z', '2021-01-01T00:00:00Z')"
     ))
+    .await
+    .unwrap();
+    slow.execute_unprepared(
+        "INSERT INTO event_queue (seq) SELECT seq FROM events WHERE event_id = 'late'",
+    )
     .await
     .unwrap();
     let batch: Vec<Value> = (0..10)

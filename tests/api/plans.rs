@@ -76,7 +76,7 @@ async fn the_main_queries_use_indexes() {
                 to: hour.1,
                 ..Default::default()
             }),
-            &["idx_events_category_time", "idx_events_time"],
+            &["idx_events_category_time", "idx_events_time_covering"],
         ),
         (
             "events with a name",
@@ -93,12 +93,12 @@ async fn the_main_queries_use_indexes() {
                 to: hour.1,
                 ..Default::default()
             }),
-            &["idx_events_time"],
+            &["idx_events_time_covering"],
         ),
         (
             "claiming unprocessed events",
             claim_statement(backend, 5000),
-            &["idx_events_unprocessed"],
+            &["event_queue"],
         ),
         (
             "counts by category over a range",

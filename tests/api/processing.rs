@@ -70,7 +70,7 @@ async fn count_unprocessed(app: &crate::helpers::TestApp) -> i64 {
         &app.db,
         sea_orm::Statement::from_string(
             backend,
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events WHERE NOT processed".to_string(),
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM event_queue".to_string(),
         ),
     )
     .await
@@ -130,4 +130,62 @@ async fn a_restarted_server_continues_where_it_stopped() {
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.starts_with("processed 20 events"), "{stdout}");
+}
+
+#[tokio::test]
+async fn upgrading_moves_unprocessed_events_into_the_queue() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::ConnectionTrait;
+
+    // A database as the previous release left it: one event already aggregated, two waiting
+    // behind the old `processed` flag.
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database(&dir).await;
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(4)).await.unwrap();
+    for statement in [
+        "INSERT INTO applications (name, created_at) VALUES ('shop', '2021-01-01T00:00:00Z')",
+        "INSERT INTO events (event_id, application_id, session_id, category, name, data, timestamp, received_at, processed) VALUES \
+         ('done', 1, 's', 'c', 'n', '{}', '2021-01-01T00:00:00Z', '2021-01-01T00:00:00Z', TRUE), \
+         ('wait1', 1, 's', 'c', 'n', '{}', '2021-01-01T00:00:01Z', '2021-01-01T00:00:01Z', FALSE), \
+         ('wait2', 1, 't', 'c', 'n', '{}', '2021-01-01T00:00:02Z', '2021-01-01T00:00:02Z', FALSE)",
+        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES \
+         ('s', '2021-01-01T00:00:00Z', '2021-01-01T00:00:00Z', 1)",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+    let queued = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT e.event_id FROM event_queue q JOIN events e ON e.seq = q.seq ORDER BY q.seq",
+        ))
+        .await
+        .unwrap();
+    let queued: Vec<String> = queued
+        .iter()
+        .map(|row| row.try_get("", "event_id").unwrap())
+        .collect();
+    assert_eq!(queued, ["wait1", "wait2"]);
+    let report = the_eye::processing::job::run_until_idle(&db, 100)
+        .await
+        .unwrap();
+    assert_eq!(report.events_processed, 2, "only the waiting events");
+    let sessions = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT session_id, CAST(event_count AS BIGINT) AS n FROM sessions ORDER BY session_id",
+        ))
+        .await
+        .unwrap();
+    let sessions: Vec<(String, i64)> = sessions
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "session_id").unwrap(),
+                row.try_get("", "n").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sessions, [("s".to_string(), 2), ("t".to_string(), 1)]);
 }
