@@ -197,7 +197,10 @@ impl Default for IngestSettings {
 #[derive(Debug, Clone, Args)]
 pub struct ProcessingSettings {
     /// Time between two runs of the background job (it also runs on demand).
-    #[arg(long, env = "EYE_PROCESS_INTERVAL_MS", default_value_t = 1_000)]
+    /// Short, so that each step is small: a step holds SQLite's one writer while it runs, and a
+    /// step of a tenth of a second's events delays concurrent ingest commits far less than a
+    /// step of a whole second's.
+    #[arg(long, env = "EYE_PROCESS_INTERVAL_MS", default_value_t = 100)]
     pub process_interval_ms: u64,
     /// Events claimed and aggregated in one transaction.
     #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = 5_000)]
@@ -207,7 +210,7 @@ pub struct ProcessingSettings {
 impl Default for ProcessingSettings {
     fn default() -> Self {
         Self {
-            process_interval_ms: 1_000,
+            process_interval_ms: 100,
             process_batch_size: 5_000,
         }
     }
