@@ -171,6 +171,11 @@ pub struct IngestSettings {
     /// Batches that may wait for the writer; beyond that, requests wait for room.
     #[arg(long, env = "EYE_WRITE_QUEUE_CAPACITY", default_value_t = 1_024)]
     pub write_queue_capacity: usize,
+    /// Group commits in flight at once on PostgreSQL, each on its own pooled connection, so that
+    /// one commit's fsync overlaps the next one's work. SQLite always uses one (it has a single
+    /// writer). Keep it below `EYE_DB_MAX_CONNECTIONS`, which queries share.
+    #[arg(long, env = "EYE_POSTGRES_WRITERS", default_value_t = 4)]
+    pub postgres_writers: usize,
     /// How long a request waits for its batch to be committed before answering `UNAVAILABLE`
     /// (the batch may still commit; retrying it is safe because ids are idempotency keys).
     #[arg(long, env = "EYE_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
@@ -187,6 +192,7 @@ impl Default for IngestSettings {
             max_future_skew_ms: 5 * 60 * 1_000,
             max_commit_events: 10_000,
             write_queue_capacity: 1_024,
+            postgres_writers: 4,
             write_timeout_ms: 10_000,
             registry_refresh_ms: 5_000,
         }

@@ -1,8 +1,9 @@
 //! The group-commit writer.
 //!
-//! Every `recordEvents` call hands its validated batch to one writer task and waits for the
-//! answer. The writer takes whatever batches are queued (up to `EYE_MAX_COMMIT_EVENTS` events)
-//! and stores them in one transaction, then answers each caller. Concurrent requests therefore
+//! Every `recordEvents` call hands its validated batch to the writer queue and waits for the
+//! answer. A writer task takes whatever batches are queued (up to `EYE_MAX_COMMIT_EVENTS`
+//! events) and stores them in one transaction, then answers each caller. SQLite has one writer
+//! task; PostgreSQL, which commits concurrently, has `EYE_POSTGRES_WRITERS`. Concurrent requests therefore
 //! share one commit — one fsync on SQLite — instead of queueing for a transaction each, and a
 //! caller is answered only after its events are durable.
 //!
@@ -14,14 +15,15 @@
 //! job's work list, so an event is written once and the job never touches its row.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::validate::{RejectedEvent, ValidEvent};
@@ -67,10 +69,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task. It ends once every handle is dropped and the queue is drained.
+    /// Starts the writer tasks: one on SQLite, `EYE_POSTGRES_WRITERS` on PostgreSQL, all taking
+    /// groups from one queue. They end once every handle is dropped and the queue is drained;
+    /// the returned task ends when all of them have.
     pub fn spawn(db: DatabaseConnection, settings: &IngestSettings) -> (Self, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(settings.write_queue_capacity.max(1));
-        let task = tokio::spawn(run(db, rx, settings.max_commit_events.max(1)));
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match db.get_database_backend() {
+            DbBackend::Postgres => settings.postgres_writers.max(1),
+            _ => 1,
+        };
+        let max_events = settings.max_commit_events.max(1);
+        let tasks: Vec<_> = (0..writers)
+            .map(|_| tokio::spawn(run(db.clone(), rx.clone(), max_events)))
+            .collect();
+        let task = tokio::spawn(async move {
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
         let writer = Self {
             queue,
             timeout: Duration::from_millis(settings.write_timeout_ms),
@@ -100,19 +117,31 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Pending>, max_events: usize) {
-    while let Some(first) = rx.recv().await {
-        let mut size = first.batch.events.len() + first.batch.rejected.len();
-        let mut group = vec![first];
-        while size < max_events {
-            match rx.try_recv() {
-                Ok(next) => {
-                    size += next.batch.events.len() + next.batch.rejected.len();
-                    group.push(next);
-                }
-                Err(_) => break,
+/// Takes the next group: the first waiting batch and whatever else is queued, up to
+/// `max_events` events. `None` once the queue is closed and drained. The lock is held only
+/// while taking, so other writer tasks take the following groups while this one commits.
+async fn next_group(
+    rx: &Mutex<mpsc::Receiver<Pending>>,
+    max_events: usize,
+) -> Option<Vec<Pending>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut size = first.batch.events.len() + first.batch.rejected.len();
+    let mut group = vec![first];
+    while size < max_events {
+        match rx.try_recv() {
+            Ok(next) => {
+                size += next.batch.events.len() + next.batch.rejected.len();
+                group.push(next);
             }
+            Err(_) => break,
         }
+    }
+    Some(group)
+}
+
+async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, max_events: usize) {
+    while let Some(group) = next_group(&rx, max_events).await {
         let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
         match commit_group(&db, &batches).await {
             Ok(outcomes) => {
@@ -177,6 +206,11 @@ pub async fn commit_group(
             }
         }
     }
+    // Concurrent group commits (PostgreSQL) take the unique index's row locks in one global
+    // order, so two groups holding the same retried ids wait for each other instead of
+    // deadlocking.
+    to_insert
+        .sort_unstable_by(|a, b| (a.0, a.2.event_id.as_str()).cmp(&(b.0, b.2.event_id.as_str())));
     let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
     for chunk in to_insert.chunks(INSERT_CHUNK_ROWS) {
         inserted.extend(insert_events(&txn, chunk).await?);

@@ -188,11 +188,18 @@ async fn concurrent_duplicates_are_stored_once() {
             )
         })
         .collect();
-    let batch = json!(batch);
+    // Half the requests send the ids in the opposite order: on PostgreSQL, concurrent group
+    // commits must still not deadlock on each other's rows.
+    let reversed: Vec<Value> = batch.iter().rev().cloned().collect();
+    let (batch, reversed) = (json!(batch), json!(reversed));
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for i in 0..8 {
         let app = app.clone();
-        let batch = batch.clone();
+        let batch = if i % 2 == 0 {
+            batch.clone()
+        } else {
+            reversed.clone()
+        };
         tasks.push(tokio::spawn(async move { app.record(batch).await }));
     }
     let mut accepted = 0;
