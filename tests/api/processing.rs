@@ -155,37 +155,35 @@ async fn upgrading_moves_unprocessed_events_into_the_queue() {
         db.execute_unprepared(statement).await.unwrap();
     }
     Migrator::up(&db, None).await.unwrap();
-    let queued = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT e.event_id FROM event_queue q JOIN events e ON e.seq = q.seq ORDER BY q.seq",
-        ))
-        .await
-        .unwrap();
-    let queued: Vec<String> = queued
-        .iter()
-        .map(|row| row.try_get("", "event_id").unwrap())
-        .collect();
+    let query = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+            db.query_all_raw(statement).await.unwrap()
+        }
+    };
+    let queued: Vec<String> =
+        query("SELECT e.event_id FROM event_queue q JOIN events e ON e.seq = q.seq ORDER BY q.seq")
+            .await
+            .iter()
+            .map(|row| row.try_get("", "event_id").unwrap())
+            .collect();
     assert_eq!(queued, ["wait1", "wait2"]);
     let report = the_eye::processing::job::run_until_idle(&db, 100)
         .await
         .unwrap();
     assert_eq!(report.events_processed, 2, "only the waiting events");
-    let sessions = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT session_id, CAST(event_count AS BIGINT) AS n FROM sessions ORDER BY session_id",
-        ))
-        .await
-        .unwrap();
-    let sessions: Vec<(String, i64)> = sessions
-        .iter()
-        .map(|row| {
-            (
-                row.try_get("", "session_id").unwrap(),
-                row.try_get("", "n").unwrap(),
-            )
-        })
-        .collect();
+    let sessions: Vec<(String, i64)> = query(
+        "SELECT session_id, CAST(event_count AS BIGINT) AS n FROM sessions ORDER BY session_id",
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "session_id").unwrap(),
+            row.try_get("", "n").unwrap(),
+        )
+    })
+    .collect();
     assert_eq!(sessions, [("s".to_string(), 2), ("t".to_string(), 1)]);
 }
