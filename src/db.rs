@@ -105,7 +105,8 @@ async fn open(
 /// Whether `err` means the database could not be reached or could not answer in time, so
 /// that the same request may succeed when retried: connection failures and timeouts, a pool
 /// that is closed or exhausted, a PostgreSQL server shutting down or cancelling a statement
-/// (`57xxx`, `08xxx`), and a SQLite database still locked after the busy timeout.
+/// (`57xxx`, `08xxx`) or rolling a transaction back for a conflict (`40xxx`), and a SQLite
+/// database still locked after the busy timeout.
 pub fn is_transient(err: &DbErr) -> bool {
     let runtime = match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
@@ -125,12 +126,32 @@ pub fn is_transient(err: &DbErr) -> bool {
         | SqlxError::WorkerCrashed => true,
         SqlxError::Database(db_err) => {
             let code = db_err.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions and operator intervention (shutdown, cancel).
+            // PostgreSQL: connection exceptions, operator intervention (shutdown, cancel) and
+            // transactions rolled back to resolve a conflict (deadlock, serialization failure).
             // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included.
-            code.starts_with("08")
-                || code.starts_with("57")
+            let sqlstate_class = |class: &str| code.len() == 5 && code.starts_with(class);
+            sqlstate_class("08")
+                || sqlstate_class("57")
+                || sqlstate_class("40")
                 || matches!(code.parse::<i32>(), Ok(c) if c & 0xff == 5 || c & 0xff == 6)
         }
+        _ => false,
+    }
+}
+
+/// Whether PostgreSQL rolled the transaction back to resolve a conflict with a concurrent one
+/// (SQLSTATE class `40`: deadlock detected, serialization failure). Running the same
+/// transaction again is safe and normally succeeds at once.
+pub fn is_conflict(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_err))) = err
+    else {
+        return false;
+    };
+    match sqlx_err.as_ref() {
+        sea_orm::sqlx::Error::Database(db_err) => db_err
+            .code()
+            .is_some_and(|code| code.len() == 5 && code.starts_with("40")),
         _ => false,
     }
 }

@@ -34,6 +34,10 @@ use crate::error::{AppError, AppResult};
 /// Rows per multi-row `INSERT`; keeps the bound parameters far below SQLite's limit.
 const INSERT_CHUNK_ROWS: usize = 500;
 
+/// Times a group commit that PostgreSQL rolled back for a conflict (deadlock) is run again
+/// before its callers are answered `UNAVAILABLE`.
+const CONFLICT_RETRIES: usize = 3;
+
 /// One request's validated batch.
 #[derive(Debug)]
 pub struct WriteBatch {
@@ -143,7 +147,21 @@ async fn next_group(
 async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, max_events: usize) {
     while let Some(group) = next_group(&rx, max_events).await {
         let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
-        match commit_group(&db, &batches).await {
+        let mut result = commit_group(&db, &batches).await;
+        // Two groups inserting the same retried ids in opposite orders (PostgreSQL, several
+        // writers or instances) can deadlock; PostgreSQL then rolls one back, which is safe
+        // to run again. Rows keep their arrival order, which is the tie-break between events
+        // with equal timestamps, so conflicts are retried rather than avoided by sorting.
+        for _ in 0..CONFLICT_RETRIES {
+            match &result {
+                Err(err) if crate::db::is_conflict(err) => {
+                    tracing::debug!(error = %err, "group commit conflicted; running it again");
+                    result = commit_group(&db, &batches).await;
+                }
+                _ => break,
+            }
+        }
+        match result {
             Ok(outcomes) => {
                 for (pending, outcome) in group.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
@@ -206,11 +224,6 @@ pub async fn commit_group(
             }
         }
     }
-    // Concurrent group commits (PostgreSQL) take the unique index's row locks in one global
-    // order, so two groups holding the same retried ids wait for each other instead of
-    // deadlocking.
-    to_insert
-        .sort_unstable_by(|a, b| (a.0, a.2.event_id.as_str()).cmp(&(b.0, b.2.event_id.as_str())));
     let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
     for chunk in to_insert.chunks(INSERT_CHUNK_ROWS) {
         inserted.extend(insert_events(&txn, chunk).await?);
