@@ -24,13 +24,8 @@ pub fn spawn(db: DatabaseConnection, mut shutdown: watch::Receiver<bool>) -> Joi
             return;
         }
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        break;
-                    }
-                }
+            if crate::shutdown::sleep_or_stopped(CHECKPOINT_INTERVAL, &mut shutdown).await {
+                break;
             }
             if let Err(err) = db
                 .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")

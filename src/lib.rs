@@ -19,7 +19,8 @@
 //! - [`query`]: read services for events, sessions, counts and errors.
 //! - [`entities`]: sea-orm entities; the schema itself lives in the `migration` crate.
 //! - [`config`], [`cli`], [`db`], [`clock`], [`error`]: settings, commands, connections, time and
-//!   the error taxonomy; [`checkpoint`]: SQLite's write-ahead log copied back off the commit path.
+//!   the error taxonomy; [`checkpoint`]: SQLite's write-ahead log copied back off the commit path;
+//!   [`shutdown`]: the signal that stops background tasks.
 
 pub mod auth;
 pub mod checkpoint;
@@ -36,4 +37,5 @@ pub mod ingest;
 pub mod processing;
 pub mod query;
 pub mod server;
+pub mod shutdown;
 pub mod state;

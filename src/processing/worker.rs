@@ -22,13 +22,8 @@ pub fn spawn(
         let interval = Duration::from_millis(settings.process_interval_ms.max(1));
         let batch_size = settings.process_batch_size.max(1);
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        break;
-                    }
-                }
+            if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
+                break;
             }
             // Step by step, so that shutdown waits for one step at most.
             while !*shutdown.borrow() {

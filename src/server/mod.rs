@@ -316,13 +316,8 @@ fn spawn_registry_refresh(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                changed = stopped.changed() => {
-                    if changed.is_err() || *stopped.borrow() {
-                        break;
-                    }
-                }
+            if crate::shutdown::sleep_or_stopped(every, &mut stopped).await {
+                break;
             }
             if let Err(err) = registry.refresh().await {
                 tracing::warn!(error = ?err, "refreshing the event-type registry failed");
