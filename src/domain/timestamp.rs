@@ -217,7 +217,6 @@ mod properties {
     }
 
     proptest! {
-
         #[test]
         fn never_panics_on_any_text(raw in any::<String>()) {
             let _ = parse_timestamp(&raw);

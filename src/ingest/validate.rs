@@ -502,7 +502,6 @@ mod properties {
     }
 
     proptest! {
-
         #[test]
         fn validation_never_panics_and_every_rejection_says_where(raw in raw_event()) {
             let limits = limits();
