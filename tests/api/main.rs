@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod cli;
+mod clients;
 mod counts;
 mod event_types;
 mod helpers;
@@ -12,6 +13,7 @@ mod import;
 mod ingest;
 mod instances;
 mod limits;
+mod operations;
 mod outage;
 mod plans;
 mod processing;
