@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod nesting;
 pub mod processing;
 pub mod scalars;
+pub mod series;
 pub mod sessions;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -28,6 +29,7 @@ pub struct Query(
     events::EventsQuery,
     sessions::SessionsQuery,
     counts::CountsQuery,
+    series::SeriesQuery,
     event_errors::EventErrorsQuery,
     event_types::EventTypesQuery,
     admin::AdminQuery,

@@ -50,6 +50,7 @@ async fn the_standard_introspection_query_is_answered_under_the_default_limits()
                 "event",
                 "session",
                 "eventCounts",
+                "eventSeries",
                 "eventErrors",
                 "eventTypes",
                 "applications",

@@ -19,5 +19,6 @@ mod plans;
 mod processing;
 mod query;
 mod schema;
+mod series;
 mod validation;
 mod web;

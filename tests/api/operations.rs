@@ -186,6 +186,30 @@ async fn every_operation_file_runs_with_exact_answers() {
         json!({ "key": "video", "count": 1 })
     );
     assert_eq!(counts["eventCounts"]["pageInfo"]["hasNextPage"], false);
+    let series = ops
+        .run(
+            &key,
+            "EventSeries",
+            json!({ "bucket": "HOUR", "from": "2021-01-01T08:00:00Z", "to": "2021-01-01T11:00:00Z",
+                    "timeZone": "Europe/Paris", "splitBy": "NAME", "top": 3 }),
+        )
+        .await["eventSeries"]
+        .clone();
+    assert_eq!(series["groups"], json!([{ "key": "play", "total": 1 }]));
+    let totals: Vec<(&str, &Value, &Value)> = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["start"].as_str().unwrap(), &p["total"], &p["groups"]))
+        .collect();
+    assert_eq!(
+        totals,
+        [
+            ("2021-01-01T08:00:00.000000Z", &json!(0), &json!([0])),
+            ("2021-01-01T09:00:00.000000Z", &json!(1), &json!([1])),
+            ("2021-01-01T10:00:00.000000Z", &json!(0), &json!([0])),
+        ]
+    );
     let errors = ops
         .run(
             &key,
