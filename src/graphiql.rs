@@ -8,8 +8,17 @@
 //! `src/graphiql/assets/LICENSES.md`.
 //!
 //! The page pre-fills the headers editor with an `Authorization: Bearer …`
-//! template (persisted in the browser's local storage once edited) and opens
-//! with a small example query.
+//! template and opens with a small example query. Headers are kept only in
+//! memory unless the user turns on "Persist headers" in GraphiQL's settings:
+//! an admin key typed on a shared machine must not stay in its local storage.
+//! GraphiQL 3.9 resets that setting to its `shouldPersistHeaders` prop on every
+//! load, so the page passes the user's stored choice as the prop.
+//!
+//! Nothing on the page talks to another origin: the fetcher sends requests
+//! with `mode: "same-origin"`, and the page's Content-Security-Policy allows
+//! only this origin (plus inline code and `data:` fonts, which GraphiQL needs).
+//! The favicon, an eye, is one of the embedded assets, also served at
+//! `/favicon.ico` for browsers that ask there.
 
 use std::fmt::Write as _;
 
@@ -26,6 +35,7 @@ pub const ASSET_PREFIX: &str = "/graphiql/assets/";
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 const CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// Embedded assets: (file name, `Content-Type`, contents).
@@ -50,7 +60,18 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         CSS,
         include_bytes!("graphiql/assets/graphiql.min.css"),
     ),
+    (FAVICON, SVG, include_bytes!("graphiql/assets/favicon.svg")),
 ];
+
+/// The favicon's file name among [`ASSETS`].
+const FAVICON: &str = "favicon.svg";
+
+/// The page's Content-Security-Policy: everything from this origin only. GraphiQL's React
+/// components set inline styles, its stylesheet inlines its fonts as `data:` URLs, and the
+/// page's own start-up script is inline.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+     style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Query shown in a fresh GraphiQL session.
 const DEFAULT_QUERY: &str = "\
@@ -73,9 +94,12 @@ const TEMPLATE: &str = r#"<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>The Eye — GraphiQL</title>
+<link rel="icon" type="image/svg+xml" href="/graphiql/assets/favicon.svg">
 <style>
   html, body { height: 100%; margin: 0; overflow: hidden; }
   #graphiql { height: 100vh; }
+  .the-eye-logo { display: inline-flex; align-items: center; gap: 0.4em; }
+  .the-eye-logo img { width: 1.2em; height: 1.2em; }
 </style>
 <link rel="stylesheet" href="/graphiql/assets/graphiql.min.css">
 </head>
@@ -85,16 +109,33 @@ const TEMPLATE: &str = r#"<!doctype html>
 <script src="/graphiql/assets/react-dom.production.min.js"></script>
 <script src="/graphiql/assets/graphiql.min.js"></script>
 <script>
-  const fetcher = GraphiQL.createFetcher({ url: __ENDPOINT__ });
+  // Requests go to this origin only; the browser refuses anything else.
+  function sameOriginFetch(url, init) {
+    return window.fetch(url, Object.assign({}, init, { mode: "same-origin", credentials: "same-origin" }));
+  }
+  // Off unless the user turned "Persist headers" on in the settings (GraphiQL stores that
+  // choice, but resets it to this prop on every load).
+  function persistHeadersChosen() {
+    try {
+      return window.localStorage.getItem("graphiql:shouldPersistHeaders") === "true";
+    } catch (e) {
+      return false;
+    }
+  }
+  const fetcher = GraphiQL.createFetcher({ url: __ENDPOINT__, fetch: sameOriginFetch });
+  const h = React.createElement;
+  const logo = h(GraphiQL.Logo, null,
+    h("span", { className: "the-eye-logo" },
+      h("img", { src: __FAVICON__, alt: "" }), "The Eye"));
   const root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
-    React.createElement(GraphiQL, {
+    h(GraphiQL, {
       fetcher: fetcher,
       defaultQuery: __DEFAULT_QUERY__,
       defaultHeaders: __DEFAULT_HEADERS__,
-      shouldPersistHeaders: true,
+      shouldPersistHeaders: persistHeadersChosen(),
       defaultEditorToolsVisibility: "headers",
-    }),
+    }, logo),
   );
 </script>
 </body>
@@ -110,13 +151,17 @@ pub fn page(endpoint: &str) -> Html<String> {
         TEMPLATE
             .replace("__ENDPOINT__", &js_string(endpoint))
             .replace("__DEFAULT_QUERY__", &js_string(DEFAULT_QUERY))
-            .replace("__DEFAULT_HEADERS__", &js_string(DEFAULT_HEADERS)),
+            .replace("__DEFAULT_HEADERS__", &js_string(DEFAULT_HEADERS))
+            .replace("__FAVICON__", &js_string(&format!("{ASSET_PREFIX}{FAVICON}"))),
     )
 }
 
-/// Routes `GET /graphiql/assets/{file}` to the embedded [`ASSETS`].
+/// Routes `GET /graphiql/assets/{file}` to the embedded [`ASSETS`], and `GET /favicon.ico` to
+/// the favicon.
 pub fn asset_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/graphiql/assets/{file}", get(asset))
+    Router::new()
+        .route("/graphiql/assets/{file}", get(asset))
+        .route("/favicon.ico", get(|| asset(Path(FAVICON.to_owned()))))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -205,8 +250,13 @@ mod tests {
     fn page_is_configured() {
         let Html(html) = page("/graphql");
         assert!(html.contains("<title>The Eye — GraphiQL</title>"));
-        assert!(html.contains(r#"GraphiQL.createFetcher({ url: "/graphql" })"#));
-        assert!(html.contains("shouldPersistHeaders: true"));
+        assert!(html.contains(
+            r#"GraphiQL.createFetcher({ url: "/graphql", fetch: sameOriginFetch })"#
+        ));
+        assert!(html.contains(r#"mode: "same-origin""#));
+        assert!(html.contains("shouldPersistHeaders: persistHeadersChosen()"));
+        assert!(html.contains(r#"localStorage.getItem("graphiql:shouldPersistHeaders") === "true""#));
+        assert!(html.contains(r#"h("img", { src: "/graphiql/assets/favicon.svg", alt: "" }), "The Eye")"#));
         assert!(html.contains("Bearer \\u003cpaste your API key\\u003e"));
         assert!(html.contains("eventTypes"));
     }
@@ -222,7 +272,11 @@ mod tests {
     fn assets_are_not_empty_and_typed() {
         for (name, content_type, bytes) in ASSETS {
             assert!(!bytes.is_empty(), "{name} is empty");
-            let expected = if name.ends_with(".css") { CSS } else { JS };
+            let expected = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("css") => CSS,
+                Some("svg") => SVG,
+                _ => JS,
+            };
             assert_eq!(*content_type, expected, "{name}");
         }
     }
@@ -243,6 +297,14 @@ mod tests {
     async fn unknown_asset_is_404() {
         let res = asset(Path("nope.js".to_owned())).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn favicon_is_an_svg() {
+        let res = asset(Path(FAVICON.to_owned())).await;
+        assert_eq!(res.headers()[header::CONTENT_TYPE], SVG);
+        let body = to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        assert!(body.starts_with(b"<svg "));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod browser;
 mod cli;
 mod counts;
 mod event_types;
