@@ -152,7 +152,10 @@ pub fn page(endpoint: &str) -> Html<String> {
             .replace("__ENDPOINT__", &js_string(endpoint))
             .replace("__DEFAULT_QUERY__", &js_string(DEFAULT_QUERY))
             .replace("__DEFAULT_HEADERS__", &js_string(DEFAULT_HEADERS))
-            .replace("__FAVICON__", &js_string(&format!("{ASSET_PREFIX}{FAVICON}"))),
+            .replace(
+                "__FAVICON__",
+                &js_string(&format!("{ASSET_PREFIX}{FAVICON}")),
+            ),
     )
 }
 
@@ -250,13 +253,19 @@ mod tests {
     fn page_is_configured() {
         let Html(html) = page("/graphql");
         assert!(html.contains("<title>The Eye — GraphiQL</title>"));
-        assert!(html.contains(
-            r#"GraphiQL.createFetcher({ url: "/graphql", fetch: sameOriginFetch })"#
-        ));
+        assert!(
+            html.contains(r#"GraphiQL.createFetcher({ url: "/graphql", fetch: sameOriginFetch })"#)
+        );
         assert!(html.contains(r#"mode: "same-origin""#));
         assert!(html.contains("shouldPersistHeaders: persistHeadersChosen()"));
-        assert!(html.contains(r#"localStorage.getItem("graphiql:shouldPersistHeaders") === "true""#));
-        assert!(html.contains(r#"h("img", { src: "/graphiql/assets/favicon.svg", alt: "" }), "The Eye")"#));
+        assert!(
+            html.contains(r#"localStorage.getItem("graphiql:shouldPersistHeaders") === "true""#)
+        );
+        assert!(
+            html.contains(
+                r#"h("img", { src: "/graphiql/assets/favicon.svg", alt: "" }), "The Eye")"#
+            )
+        );
         assert!(html.contains("Bearer \\u003cpaste your API key\\u003e"));
         assert!(html.contains("eventTypes"));
     }

@@ -100,9 +100,9 @@ impl Authentication {
                 "this API key lacks the `{}` scope",
                 scope.as_str()
             ))),
-            Err(AuthFailure::Missing) => Err(AppError::Unauthenticated(
-                format!("send an API key as {EXPECTED_FORM}"),
-            )),
+            Err(AuthFailure::Missing) => Err(AppError::Unauthenticated(format!(
+                "send an API key as {EXPECTED_FORM}"
+            ))),
             Err(AuthFailure::Malformed(malformed)) => {
                 Err(AppError::Unauthenticated(malformed.message()))
             }

@@ -16,9 +16,9 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 pub fn require<'a>(ctx: &Context<'a>, scope: Scope) -> AppResult<&'a Caller> {
     match ctx.data_opt::<Authentication>() {
         Some(auth) => auth.require(scope),
-        None => Err(AppError::Unauthenticated(
-            format!("send an API key as {EXPECTED_FORM}"),
-        )),
+        None => Err(AppError::Unauthenticated(format!(
+            "send an API key as {EXPECTED_FORM}"
+        ))),
     }
 }
 

@@ -272,7 +272,10 @@ fn unparsable_request(rejection: GraphQLRejection) -> Response {
 
 async fn graphiql_page() -> impl IntoResponse {
     (
-        [(header::CONTENT_SECURITY_POLICY, graphiql::CONTENT_SECURITY_POLICY)],
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            graphiql::CONTENT_SECURITY_POLICY,
+        )],
         graphiql::page("/graphql"),
     )
 }

@@ -7,12 +7,12 @@
 //! it) a missing piece fails it instead.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{describe_output, node_project_or_skip, repository, spawn_app};
 
 /// The Node project, relative to the repository root.
 const PROJECT: &str = "clients/browser";
@@ -61,55 +61,16 @@ async fn graphiql_works_in_a_browser() {
         .await
         .unwrap()
         .expect("running node");
-    assert!(output.status.success(), "{}", describe(&output));
+    assert!(output.status.success(), "{}", describe_output(&output));
     println!("screenshot: {}", screenshot.display());
 }
 
-/// The repository root.
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The browser to drive, or `None` (after saying why) when a piece is missing and
-/// `EYE_REQUIRE_BROWSER=1` is not set.
+/// The browser to drive, or `None` when a piece is missing (see [`node_project_or_skip`]).
 fn browser_or_skip() -> Option<PathBuf> {
     let chromium = PathBuf::from(
         std::env::var("EYE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
     );
-    let node_runs = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = if !node_runs {
-        Some("`node` is not installed".to_string())
-    } else if !chromium.is_file() {
-        Some(format!("no browser at {} (set EYE_CHROMIUM)", chromium.display()))
-    } else if !repository()
-        .join(PROJECT)
-        .join("node_modules/playwright-core")
-        .is_dir()
-    {
-        Some(format!("run `npm ci` in {PROJECT}"))
-    } else {
-        None
-    };
-    match missing {
-        None => Some(chromium),
-        Some(why) if std::env::var("EYE_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("EYE_REQUIRE_BROWSER=1 but {why}")
-        }
-        Some(why) => {
-            eprintln!("skipping the browser test: {why}");
-            None
-        }
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "node --test failed ({})\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let missing = (!chromium.is_file())
+        .then(|| format!("no browser at {} (set EYE_CHROMIUM)", chromium.display()));
+    node_project_or_skip(PROJECT, "playwright-core", missing).map(|()| chromium)
 }

@@ -18,5 +18,6 @@ mod plans;
 mod processing;
 mod query;
 mod schema;
+mod typescript;
 mod validation;
 mod web;
