@@ -7,18 +7,21 @@
 //! their versions and licenses, and the command to refresh them are listed in
 //! `src/graphiql/assets/LICENSES.md`.
 //!
-//! The page pre-fills the headers editor with an `Authorization: Bearer …`
-//! template and opens with a small example query. Headers are kept only in
-//! memory unless the user turns on "Persist headers" in GraphiQL's settings:
-//! an admin key typed on a shared machine must not stay in its local storage.
-//! GraphiQL 3.9 resets that setting to its `shouldPersistHeaders` prop on every
-//! load, so the page passes the user's stored choice as the prop.
+//! The page itself holds no code: its settings are an inert JSON element and
+//! `the-eye.js` (embedded too) starts GraphiQL with them. It pre-fills the
+//! headers editor with an `Authorization: Bearer …` template and opens with a
+//! small example query. Headers are kept only in memory unless the user turns
+//! on "Persist headers" in GraphiQL's settings: an admin key typed on a shared
+//! machine must not stay in its local storage. Two GraphiQL 3.9 behaviours are
+//! worked around there: it resets that setting to its `shouldPersistHeaders`
+//! prop on every load (so the page passes the stored choice), and its history
+//! keeps every query's headers whatever the setting (so its storage drops them).
 //!
 //! Nothing on the page talks to another origin: the fetcher sends requests
 //! with `mode: "same-origin"`, and the page's Content-Security-Policy allows
-//! only this origin (plus inline code and `data:` fonts, which GraphiQL needs).
-//! The favicon, an eye, is one of the embedded assets, also served at
-//! `/favicon.ico` for browsers that ask there.
+//! only this origin, no inline script, and the inline styles and `data:` fonts
+//! GraphiQL needs. The favicon, an eye, is one of the embedded assets, also
+//! served at `/favicon.ico` for browsers that ask there.
 
 use std::fmt::Write as _;
 
@@ -60,16 +63,20 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         CSS,
         include_bytes!("graphiql/assets/graphiql.min.css"),
     ),
+    (
+        "the-eye.js",
+        JS,
+        include_bytes!("graphiql/assets/the-eye.js"),
+    ),
     (FAVICON, SVG, include_bytes!("graphiql/assets/favicon.svg")),
 ];
 
 /// The favicon's file name among [`ASSETS`].
 const FAVICON: &str = "favicon.svg";
 
-/// The page's Content-Security-Policy: everything from this origin only. GraphiQL's React
-/// components set inline styles, its stylesheet inlines its fonts as `data:` URLs, and the
-/// page's own start-up script is inline.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+/// The page's Content-Security-Policy: everything from this origin only, no inline script.
+/// GraphiQL adds inline styles and its stylesheet inlines its fonts as `data:` URLs.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -105,39 +112,11 @@ const TEMPLATE: &str = r#"<!doctype html>
 </head>
 <body>
 <div id="graphiql">Loading GraphiQL…</div>
+<script id="the-eye-config" type="application/json">__CONFIG__</script>
 <script src="/graphiql/assets/react.production.min.js"></script>
 <script src="/graphiql/assets/react-dom.production.min.js"></script>
 <script src="/graphiql/assets/graphiql.min.js"></script>
-<script>
-  // Requests go to this origin only; the browser refuses anything else.
-  function sameOriginFetch(url, init) {
-    return window.fetch(url, Object.assign({}, init, { mode: "same-origin", credentials: "same-origin" }));
-  }
-  // Off unless the user turned "Persist headers" on in the settings (GraphiQL stores that
-  // choice, but resets it to this prop on every load).
-  function persistHeadersChosen() {
-    try {
-      return window.localStorage.getItem("graphiql:shouldPersistHeaders") === "true";
-    } catch (e) {
-      return false;
-    }
-  }
-  const fetcher = GraphiQL.createFetcher({ url: __ENDPOINT__, fetch: sameOriginFetch });
-  const h = React.createElement;
-  const logo = h(GraphiQL.Logo, null,
-    h("span", { className: "the-eye-logo" },
-      h("img", { src: __FAVICON__, alt: "" }), "The Eye"));
-  const root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(
-    h(GraphiQL, {
-      fetcher: fetcher,
-      defaultQuery: __DEFAULT_QUERY__,
-      defaultHeaders: __DEFAULT_HEADERS__,
-      shouldPersistHeaders: persistHeadersChosen(),
-      defaultEditorToolsVisibility: "headers",
-    }, logo),
-  );
-</script>
+<script src="/graphiql/assets/the-eye.js"></script>
 </body>
 </html>
 "#;
@@ -147,16 +126,15 @@ const TEMPLATE: &str = r#"<!doctype html>
 /// Scripts and styles are loaded from [`ASSET_PREFIX`], so the router serving
 /// this page must also include [`asset_router`].
 pub fn page(endpoint: &str) -> Html<String> {
-    Html(
-        TEMPLATE
-            .replace("__ENDPOINT__", &js_string(endpoint))
-            .replace("__DEFAULT_QUERY__", &js_string(DEFAULT_QUERY))
-            .replace("__DEFAULT_HEADERS__", &js_string(DEFAULT_HEADERS))
-            .replace(
-                "__FAVICON__",
-                &js_string(&format!("{ASSET_PREFIX}{FAVICON}")),
-            ),
-    )
+    // `js_string` output is also a JSON string, and safe inside `<script>`.
+    let config = format!(
+        "{{\"endpoint\": {}, \"defaultQuery\": {}, \"defaultHeaders\": {}, \"logo\": {}}}",
+        js_string(endpoint),
+        js_string(DEFAULT_QUERY),
+        js_string(DEFAULT_HEADERS),
+        js_string(&format!("{ASSET_PREFIX}{FAVICON}")),
+    );
+    Html(TEMPLATE.replace("__CONFIG__", &config))
 }
 
 /// Routes `GET /graphiql/assets/{file}` to the embedded [`ASSETS`], and `GET /favicon.ico` to
@@ -249,32 +227,65 @@ mod tests {
         assert!(!html.contains("https://"), "page contains an https:// URL");
     }
 
+    /// The page's settings, parsed from its JSON element.
+    fn config(html: &str) -> serde_json::Value {
+        let open = r#"<script id="the-eye-config" type="application/json">"#;
+        let start = html.find(open).expect("the settings element") + open.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        serde_json::from_str(&html[start..end]).expect("the settings are JSON")
+    }
+
     #[test]
     fn page_is_configured() {
         let Html(html) = page("/graphql");
         assert!(html.contains("<title>The Eye — GraphiQL</title>"));
-        assert!(
-            html.contains(r#"GraphiQL.createFetcher({ url: "/graphql", fetch: sameOriginFetch })"#)
-        );
-        assert!(html.contains(r#"mode: "same-origin""#));
-        assert!(html.contains("shouldPersistHeaders: persistHeadersChosen()"));
-        assert!(
-            html.contains(r#"localStorage.getItem("graphiql:shouldPersistHeaders") === "true""#)
-        );
-        assert!(
-            html.contains(
-                r#"h("img", { src: "/graphiql/assets/favicon.svg", alt: "" }), "The Eye")"#
-            )
+        assert_eq!(
+            config(&html),
+            serde_json::json!({
+                "endpoint": "/graphql",
+                "defaultQuery": DEFAULT_QUERY,
+                "defaultHeaders": "{\n  \"Authorization\": \"Bearer <paste your API key>\"\n}",
+                "logo": "/graphiql/assets/favicon.svg",
+            })
         );
         assert!(html.contains("Bearer \\u003cpaste your API key\\u003e"));
-        assert!(html.contains("eventTypes"));
+    }
+
+    #[test]
+    fn the_script_keeps_headers_out_of_storage_unless_chosen() {
+        let script = std::str::from_utf8(include_bytes!("graphiql/assets/the-eye.js")).unwrap();
+        for setting in [
+            "fetch: sameOriginFetch",
+            r#"mode: "same-origin""#,
+            "storage: storage,",
+            "shouldPersistHeaders: persistHeadersChosen(),",
+            "showPersistHeadersSettings: true,",
+            r#"const HEADERS_CHOICE = "graphiql:shouldPersistHeaders";"#,
+            r#"HISTORY_KEYS.includes(key) && !persistHeadersChosen() ? withoutHeaders(value) : value"#,
+        ] {
+            assert!(script.contains(setting), "{setting}");
+        }
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_other_origin() {
+        let directives: Vec<&str> = CONTENT_SECURITY_POLICY.split("; ").collect();
+        assert!(directives.contains(&"default-src 'self'"));
+        assert!(directives.contains(&"script-src 'self'"));
+        assert!(directives.contains(&"connect-src 'self'"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("http"));
+        assert!(!CONTENT_SECURITY_POLICY.contains('*'));
     }
 
     #[test]
     fn endpoint_cannot_break_out_of_the_script() {
-        let Html(html) = page("</script><script>alert(1)//\"");
-        assert_eq!(html.matches("</script>").count(), 4);
-        assert!(html.contains(r#"url: "\u003c/script\u003e\u003cscript\u003ealert(1)//\"""#));
+        let endpoint = "</script><script>alert(1)//\"";
+        let Html(html) = page(endpoint);
+        assert_eq!(html.matches("</script>").count(), 5);
+        assert!(
+            html.contains(r#""endpoint": "\u003c/script\u003e\u003cscript\u003ealert(1)//\"""#)
+        );
+        assert_eq!(config(&html)["endpoint"], endpoint);
     }
 
     #[test]

@@ -1,4 +1,8 @@
-// The GraphiQL page as a person uses it, in headless Chromium, against a running The Eye.
+// The GraphiQL page as a person uses it, in headless Chromium, against a running The Eye:
+// every request stays on 127.0.0.1, nothing fails or logs an error on load, the header names
+// The Eye, the docs pane and autocomplete know the Query fields, a query run with a key in the
+// headers pane shows its result, the placeholder header gets the server's explanation, and
+// headers reach the browser's storage only once the user turns persistence on.
 //
 // tests/api/browser.rs starts the server, records the events this test expects and runs
 // `node --test` here with:
@@ -143,13 +147,32 @@ test("loads with no error, names The Eye, and requests nothing beyond 127.0.0.1"
 test("the docs pane lists the Query fields", async () => {
   const { context, page, seen } = await openGraphiQL();
   await page.click('.graphiql-sidebar button[aria-label*="Documentation Explorer"]');
-  await page.click(".graphiql-doc-explorer-root-type a.graphiql-doc-explorer-type-name >> text=Query");
+  // "Root Types — query: Query"
+  await page.locator("a.graphiql-doc-explorer-type-name", { hasText: /^Query$/ }).first().click();
+  await page.waitForSelector(".graphiql-doc-explorer-title >> text=Query");
   await page.waitForSelector(".graphiql-doc-explorer-field-name");
   const fields = await page.$$eval(".graphiql-doc-explorer-field-name", (els) =>
     els.map((el) => el.textContent),
   );
   assert.deepEqual([...fields].sort(), QUERY_FIELDS);
   assert.equal(await page.$(".graphiql-doc-explorer-error"), null);
+  assert.deepEqual(seen.errors, []);
+  await context.close();
+});
+
+test("autocomplete offers the Query fields", async () => {
+  const { context, page, seen } = await openGraphiQL();
+  await setEditorText(page, QUERY_EDITOR, "{\n  \n}");
+  await page.$eval(`${QUERY_EDITOR} .CodeMirror`, (el) => {
+    el.CodeMirror.focus();
+    el.CodeMirror.setCursor({ line: 1, ch: 2 });
+  });
+  await page.keyboard.type("event");
+  await page.waitForSelector(".CodeMirror-hints .CodeMirror-hint");
+  const hints = await page.$$eval(".CodeMirror-hints .CodeMirror-hint", (els) =>
+    els.map((el) => el.textContent),
+  );
+  assert.deepEqual([...hints].sort(), ["event", "eventCounts", "eventErrors", "eventTypes", "events"]);
   assert.deepEqual(seen.errors, []);
   await context.close();
 });

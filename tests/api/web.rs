@@ -36,6 +36,7 @@ async fn graphiql_is_served_with_local_assets_only() {
             "/graphiql/assets/graphiql.min.js",
             "/graphiql/assets/react-dom.production.min.js",
             "/graphiql/assets/react.production.min.js",
+            "/graphiql/assets/the-eye.js",
         ]
     );
     for asset in assets {
