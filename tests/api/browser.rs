@@ -42,7 +42,7 @@ async fn graphiql_works_in_a_browser() {
                   "timestamp": "2021-01-01T09:15:27.243860Z"}},
         {"node": {"id": "browser-2", "category": "page interaction", "name": "cta click",
                   "data": {"element": "buy", "host": "example.com", "path": "/"},
-                  "timestamp": "2021-01-01T09:15:28Z"}},
+                  "timestamp": "2021-01-01T09:15:28.000000Z"}},
     ]});
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql.png");
 

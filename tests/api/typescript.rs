@@ -32,9 +32,9 @@ async fn the_typescript_example_records_a_batch_and_pages_through_it() {
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "accepted 3, duplicates 0, rejected 0\n\
-         2021-01-01T09:15:00Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/\"}\n\
-         2021-01-01T09:15:01Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/pricing\"}\n\
-         2021-01-01T09:15:02Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/signup\"}\n"
+         2021-01-01T09:15:00.000000Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/\"}\n\
+         2021-01-01T09:15:01.000000Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/pricing\"}\n\
+         2021-01-01T09:15:02.000000Z page interaction/pageview {\"host\":\"www.example.com\",\"path\":\"/signup\"}\n"
     );
     assert_eq!(app.table_count("events").await, 3);
 }
