@@ -15,7 +15,7 @@ export type CountDimension =
 export type CreateApiKeyInput = {
   /** The application it belongs to. */
   applicationId: string | number;
-  /** What it may do: `ingest`, `read`, `admin` (at least one). */
+  /** What it may do (at least one). */
   scopes: Array<Scope>;
 };
 
@@ -36,7 +36,7 @@ export type EventErrorFilter = {
   applicationId?: string | number | null | undefined;
   /** With this category, as sent. */
   category?: string | null | undefined;
-  /** Having a reason with this code, e.g. `SCHEMA_VIOLATION`. */
+  /** Having a reason with this code. */
   code?: RejectionCode | null | undefined;
   /** Received at or after. */
   from?: string | null | undefined;
@@ -112,21 +112,42 @@ export type EventTypeInput = {
   schema?: unknown;
 };
 
+/**
+ * Why an event was rejected, as a stable code. New codes may be added in later versions;
+ * clients should treat an unknown code as a rejection all the same.
+ */
 export type RejectionCode =
+  /** `data` is not a JSON object. */
   | 'DATA_NOT_OBJECT'
+  /** `data` is nested deeper than the limit. */
   | 'DATA_TOO_DEEP'
+  /** `data` is larger than the per-event limit. */
   | 'DATA_TOO_LARGE'
+  /** A required text field (`sessionId`, `category`, `name`, `id`) is empty. */
   | 'EMPTY_VALUE'
+  /** A text field or the payload holds a NUL character, which databases cannot store. */
   | 'INVALID_CHARACTER'
+  /** The timestamp is not a date-time in an accepted format. */
   | 'INVALID_TIMESTAMP'
+  /** `data` does not match the JSON Schema of the event type. */
   | 'SCHEMA_VIOLATION'
+  /** The timestamp lies later than the time of receipt plus the allowed clock skew. */
   | 'TIMESTAMP_IN_FUTURE'
+  /** The event type has no schema and unknown types are rejected. */
   | 'UNKNOWN_EVENT_TYPE'
+  /** A text field is longer than its limit. */
   | 'VALUE_TOO_LONG';
 
+/** What a key may do. */
 export type Scope =
+  /**
+   * May do everything, including defining event types, running the job and managing
+   * applications and keys.
+   */
   | 'ADMIN'
+  /** May record events. */
   | 'INGEST'
+  /** May query events, sessions, counts, errors and event types. */
   | 'READ';
 
 export type ApiKeysQueryVariables = Exact<{
