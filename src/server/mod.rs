@@ -20,7 +20,7 @@ use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use ipnet::IpNet;
@@ -289,8 +289,14 @@ fn unparsable_request(rejection: GraphQLRejection) -> Response {
     }
 }
 
-async fn graphiql_page() -> Html<String> {
-    graphiql::page("/graphql")
+async fn graphiql_page() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            graphiql::CONTENT_SECURITY_POLICY,
+        )],
+        graphiql::page("/graphql"),
+    )
 }
 
 async fn health() -> &'static str {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod browser;
 mod cli;
 mod clients;
 mod counts;
@@ -20,5 +21,6 @@ mod processing;
 mod query;
 mod schema;
 mod series;
+mod typescript;
 mod validation;
 mod web;
