@@ -23,26 +23,20 @@
 //! GraphiQL needs. The favicon, an eye, is one of the embedded assets, also
 //! served at `/favicon.ico` for browsers that ask there.
 
-use std::fmt::Write as _;
-
 use axum::{
     Router,
     extract::Path,
-    http::{StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{Html, Response},
     routing::get,
 };
+
+use crate::embedded::{self, Asset, CSS, JS, SVG, js_string};
 
 /// URL path prefix under which the embedded assets are served.
 pub const ASSET_PREFIX: &str = "/graphiql/assets/";
 
-const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
-const SVG: &str = "image/svg+xml";
-const CACHE_CONTROL: &str = "public, max-age=86400";
-
 /// Embedded assets: (file name, `Content-Type`, contents).
-pub const ASSETS: &[(&str, &str, &[u8])] = &[
+pub const ASSETS: &[Asset] = &[
     (
         "react.production.min.js",
         JS,
@@ -72,7 +66,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
 ];
 
 /// The favicon's file name among [`ASSETS`].
-const FAVICON: &str = "favicon.svg";
+pub const FAVICON: &str = "favicon.svg";
 
 /// The page's Content-Security-Policy: everything from this origin only, no inline script.
 /// GraphiQL adds inline styles and its stylesheet inlines its fonts as `data:` URLs.
@@ -146,45 +140,15 @@ pub fn asset_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some(&(_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, CACHE_CONTROL),
-            ],
-            bytes,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// Encodes `s` as a double-quoted JavaScript string literal that is also safe
-/// inside an HTML `<script>` element (no `<`, `>` or `&` survive literally).
-fn js_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' | '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    embedded::serve(ASSETS, &file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embedded::{CACHE_CONTROL, content_type_of};
     use axum::body::to_bytes;
+    use axum::http::{StatusCode, header};
 
     /// Values of every `attr="…"` attribute in `html`.
     fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
@@ -292,12 +256,7 @@ mod tests {
     fn assets_are_not_empty_and_typed() {
         for (name, content_type, bytes) in ASSETS {
             assert!(!bytes.is_empty(), "{name} is empty");
-            let expected = match name.rsplit_once('.').map(|(_, ext)| ext) {
-                Some("css") => CSS,
-                Some("svg") => SVG,
-                _ => JS,
-            };
-            assert_eq!(*content_type, expected, "{name}");
+            assert_eq!(*content_type, content_type_of(name), "{name}");
         }
     }
 

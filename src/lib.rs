@@ -11,7 +11,8 @@
 //! - [`server`]: the axum router and [`server::serve`], which the binary and the tests both call.
 //! - [`graphql`]: the schema assembled in one place, one resolver file per resource, and the
 //!   mapping from [`error::AppError`] to stable GraphQL error codes.
-//! - [`graphiql`]: the in-browser IDE, with its assets compiled into the binary.
+//! - [`graphiql`]: the in-browser IDE, and [`dashboard`]: charts, top lists, a live tail and a
+//!   session explorer; both with their assets compiled into the binary ([`embedded`]).
 //! - [`auth`]: API keys, scopes and the authenticated caller of a request.
 //! - [`domain`]: types that parse (timestamps, session ids, event types, event ids).
 //! - [`ingest`]: the event-type registry, per-event validation and the group-commit writer.
@@ -27,8 +28,10 @@ pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod domain;
+pub mod embedded;
 pub mod entities;
 pub mod error;
 pub mod graphiql;

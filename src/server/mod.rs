@@ -2,6 +2,8 @@
 //!
 //! - `POST /graphql`: the API (single or batched operations);
 //! - `GET /graphql`: GraphiQL, with its assets under `/graphiql/assets/`;
+//! - `GET /dashboard`: the dashboard, with its assets under `/dashboard/assets/`; `GET /`
+//!   redirects there;
 //! - `GET /health`: the process is up; `GET /ready`: the database answers.
 //!
 //! Every request passes through the middleware stack of [`layers`] (applied by
@@ -41,7 +43,7 @@ use crate::graphql::{AppSchema, Schemas, build_schemas};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
 use crate::state::AppState;
-use crate::{checkpoint, db, graphiql, processing};
+use crate::{checkpoint, dashboard, db, graphiql, processing};
 
 mod introspection;
 mod layers;
@@ -161,6 +163,7 @@ fn router(state: HttpState) -> Router {
         .route("/ready", get(ready))
         .with_state(state)
         .merge(graphiql::asset_router())
+        .merge(dashboard::router())
 }
 
 /// A whole request refused for an [`AppError`] before execution, with a `Retry-After` header

@@ -1,5 +1,6 @@
 //! GraphiQL in a real browser: `clients/browser/graphiql.test.mjs`, run by Node, drives
-//! headless Chromium against this server and checks what a person sees (see that file).
+//! headless Chromium against this server and checks what a person sees (see that file). The
+//! dashboard's browser test (`dashboard.rs`) runs Node the same way, with [`node_test`].
 //!
 //! The test needs `node`, Chromium (`EYE_CHROMIUM`, default `/usr/bin/chromium`) and
 //! `npm ci` run in `clients/browser`. Without them it prints what is missing and passes, so
@@ -17,7 +18,7 @@ use crate::helpers::{describe_output, node_project_or_skip, repository, spawn_ap
 /// The Node project, relative to the repository root.
 const PROJECT: &str = "clients/browser";
 
-/// Longest run of the whole Node test file (each step waits 30 s at most).
+/// Longest run of a whole Node test file (each step waits 30 s at most).
 const NODE_TEST_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[tokio::test]
@@ -46,15 +47,9 @@ async fn graphiql_works_in_a_browser() {
     ]});
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql.png");
 
-    let mut node = Command::new("node");
-    node.current_dir(repository().join(PROJECT))
-        .arg(format!("--test-timeout={}", NODE_TEST_TIMEOUT.as_millis()))
-        .args(["--test", "graphiql.test.mjs"])
-        .env("EYE_URL", &app.url)
-        .env("EYE_READ_KEY", &app.read_key)
-        .env("EYE_SESSION_ID", session)
+    let mut node = node_test("graphiql.test.mjs", &chromium, &app.url, &app.read_key);
+    node.env("EYE_SESSION_ID", session)
         .env("EYE_EXPECTED_EVENTS", expected.to_string())
-        .env("EYE_CHROMIUM", &chromium)
         .env("EYE_SCREENSHOT", &screenshot);
     // The server runs on this test's runtime: wait for Node on a blocking thread.
     let output = tokio::task::spawn_blocking(move || node.output())
@@ -65,8 +60,20 @@ async fn graphiql_works_in_a_browser() {
     println!("screenshot: {}", screenshot.display());
 }
 
+/// `node --test FILE` in the Node project, against the server at `url` with `read_key`.
+pub fn node_test(file: &str, chromium: &Path, url: &str, read_key: &str) -> Command {
+    let mut node = Command::new("node");
+    node.current_dir(repository().join(PROJECT))
+        .arg(format!("--test-timeout={}", NODE_TEST_TIMEOUT.as_millis()))
+        .args(["--test", file])
+        .env("EYE_URL", url)
+        .env("EYE_READ_KEY", read_key)
+        .env("EYE_CHROMIUM", chromium);
+    node
+}
+
 /// The browser to drive, or `None` when a piece is missing (see [`node_project_or_skip`]).
-fn browser_or_skip() -> Option<PathBuf> {
+pub fn browser_or_skip() -> Option<PathBuf> {
     let chromium = PathBuf::from(
         std::env::var("EYE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
     );

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod clients;
 mod counts;
+mod dashboard;
 mod event_types;
 mod helpers;
 mod hostile;
