@@ -15,6 +15,7 @@ const SERIES = `query DashboardSeries($bucket: BucketSize!, $from: DateTime!, $t
 
 /** Groups drawn apart when splitting; the rest is one "other" line. */
 const TOP_GROUPS = 6;
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7];
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#6b7280"];
 
 /** The chart panel: `show(range)` queries and draws. */
@@ -77,7 +78,8 @@ function options(lines, container) {
         points: { show: true, size: 5 },
       })),
     ],
-    axes: [{}, { size: 50 }],
+    // Counts are whole: no tick between 0 and 1.
+    axes: [{}, { size: 50, incrs: COUNT_STEPS }],
   };
 }
 
