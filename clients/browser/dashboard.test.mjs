@@ -18,12 +18,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { env, watch } from "./common.mjs";
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  assert.ok(value, `set ${name}`);
-  return value;
-};
 const server = new URL(env("EYE_URL"));
 const readKey = env("EYE_READ_KEY");
 const expected = JSON.parse(env("EYE_EXPECTED"));
@@ -50,20 +46,7 @@ after(async () => {
 async function openDashboard(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, timezoneId: expected.timeZone, locale: "en-GB" });
   const page = await context.newPage();
-  const seen = { requests: [], failures: [], errors: [] };
-  page.on("request", (request) => seen.requests.push(request.url()));
-  page.on("websocket", (socket) => seen.requests.push(socket.url()));
-  page.on("requestfailed", (request) => seen.failures.push(`${request.url()}: failed`));
-  page.on("response", (response) => {
-    if (response.status() >= 400) seen.failures.push(`${response.url()}: ${response.status()}`);
-  });
-  page.on("console", (message) => {
-    if (expected.live.mode === "polling" && WEBSOCKET_REFUSED.test(message.text())) return;
-    if (message.type() === "error" || message.type() === "warning") {
-      seen.errors.push(`console ${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on("pageerror", (error) => seen.errors.push(`uncaught: ${error.message}`));
+  const seen = watch(page, expected.live.mode === "polling" ? WEBSOCKET_REFUSED : null);
   await page.goto(server.href, { waitUntil: "load" });
   return { context, page, seen };
 }

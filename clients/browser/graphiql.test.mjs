@@ -16,12 +16,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { env, watch } from "./common.mjs";
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  assert.ok(value, `set ${name}`);
-  return value;
-};
 const server = new URL(env("EYE_URL"));
 const readKey = env("EYE_READ_KEY");
 const sessionId = env("EYE_SESSION_ID");
@@ -64,18 +60,7 @@ after(async () => {
 async function openGraphiQL(context) {
   context ??= await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
-  const seen = { requests: [], failures: [], errors: [] };
-  page.on("request", (request) => seen.requests.push(request.url()));
-  page.on("requestfailed", (request) => seen.failures.push(`${request.url()}: failed`));
-  page.on("response", (response) => {
-    if (response.status() >= 400) seen.failures.push(`${response.url()}: ${response.status()}`);
-  });
-  page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warning") {
-      seen.errors.push(`console ${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on("pageerror", (error) => seen.errors.push(`uncaught: ${error.message}`));
+  const seen = watch(page);
   await load(page);
   return { context, page, seen };
 }
