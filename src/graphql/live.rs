@@ -80,6 +80,7 @@ impl Matcher {
 #[derive(Default)]
 pub struct Subscription;
 
+/// The subscription root: live events over websocket at `/graphql/ws`.
 #[Subscription]
 impl Subscription {
     /// Every event stored from now on that matches `filter`, once, in commit order, from every

@@ -21,7 +21,7 @@ const RECORDED: &str = "subscription Live($f: LiveFilter) { eventRecorded(filter
 const REJECTED: &str = "subscription Rejections { eventRejected { eventId reasons { code path } application { name } } }";
 
 /// Opens `/graphql/ws` with `protocol`, optionally with an `Authorization` header.
-async fn open(base: &str, protocol: &str, header: Option<&str>) -> Socket {
+pub(crate) async fn open(base: &str, protocol: &str, header: Option<&str>) -> Socket {
     let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request
@@ -35,7 +35,7 @@ async fn open(base: &str, protocol: &str, header: Option<&str>) -> Socket {
     tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -43,7 +43,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, or the close frame as `{"close": code, "reason": …}`; pings skipped.
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -70,7 +70,7 @@ async fn receive(socket: &mut Socket) -> Value {
 }
 
 /// A graphql-transport-ws connection initialised with `payload`.
-async fn connect(base: &str, payload: Value) -> Socket {
+pub(crate) async fn connect(base: &str, payload: Value) -> Socket {
     let mut socket = open(base, "graphql-transport-ws", None).await;
     send(
         &mut socket,
@@ -81,7 +81,7 @@ async fn connect(base: &str, payload: Value) -> Socket {
     socket
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
     let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
     send(socket, message).await;
 }
