@@ -126,6 +126,22 @@ pub struct Limits {
     /// Most groups an `eventSeries` split shows apart from "other".
     #[arg(long, env = "EYE_MAX_SERIES_GROUPS", default_value_t = 20)]
     pub max_series_groups: usize,
+    /// Items a live subscriber may fall behind before it is closed with `LAGGED`.
+    #[arg(long, env = "EYE_SUBSCRIPTION_BUFFER", default_value_t = 1_024)]
+    pub subscription_buffer: usize,
+    /// Most open subscriptions on one instance.
+    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS", default_value_t = 1_000)]
+    pub max_subscriptions: usize,
+    /// Most open subscriptions of one API key on one instance.
+    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS_PER_KEY", default_value_t = 20)]
+    pub max_subscriptions_per_key: usize,
+    /// Most open subscriptions on one websocket connection.
+    #[arg(
+        long,
+        env = "EYE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 10
+    )]
+    pub max_subscriptions_per_connection: usize,
 }
 
 /// The text columns of events hold at most this many characters, so no field limit may exceed
@@ -159,6 +175,10 @@ impl Default for Limits {
             max_batch_operations: 10,
             max_series_buckets: 1_500,
             max_series_groups: 20,
+            subscription_buffer: 1_024,
+            max_subscriptions: 1_000,
+            max_subscriptions_per_key: 20,
+            max_subscriptions_per_connection: 10,
         }
     }
 }

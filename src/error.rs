@@ -27,6 +27,12 @@ pub enum AppError {
     },
     /// The service cannot answer now (database unreachable, queue full); retrying is safe.
     Unavailable(String),
+    /// A subscriber fell too far behind the live stream and was closed; `missed` items (when
+    /// known) were not delivered. Subscribing again resumes from the next event.
+    Lagged {
+        /// Items not delivered, when known.
+        missed: Option<u64>,
+    },
     /// Anything else: a bug or a storage failure. The client sees only a request id.
     Internal(anyhow::Error),
 }
@@ -41,6 +47,7 @@ impl AppError {
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::Lagged { .. } => "LAGGED",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -55,6 +62,7 @@ impl fmt::Debug for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppError::Internal(err) => write!(f, "INTERNAL: {err:#}"),
+            AppError::Lagged { missed } => write!(f, "LAGGED: missed {missed:?}"),
             AppError::RateLimited {
                 message,
                 retry_after_ms,

@@ -37,6 +37,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod ingest;
+pub mod live;
 pub mod processing;
 pub mod query;
 pub mod server;

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
+use crate::live::Live;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -28,4 +29,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Per-key request and event rates.
     pub rate_limits: Arc<RateLimits>,
+    /// The live stream of committed events, for subscriptions.
+    pub live: Arc<Live>,
 }

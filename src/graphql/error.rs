@@ -42,6 +42,22 @@ impl From<AppError> for Error {
                 ext.set("code", code);
                 ext.set("retryAfterMs", retry_after_ms);
             }),
+            AppError::Lagged { missed } => {
+                let message = match missed {
+                    Some(n) => format!(
+                        "the subscription fell behind and missed {n} items; subscribe again"
+                    ),
+                    None => "the subscription may have missed items (the stream was \
+                             interrupted); subscribe again"
+                        .to_string(),
+                };
+                Error::new(message).extend_with(|_, ext| {
+                    ext.set("code", code);
+                    if let Some(n) = missed {
+                        ext.set("missed", n);
+                    }
+                })
+            }
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::BadInput(m)

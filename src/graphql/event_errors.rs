@@ -20,6 +20,13 @@ pub struct EventError {
     application: Application,
 }
 
+impl EventError {
+    /// A rejected event sent by `application`.
+    pub fn new(model: event_errors::Model, application: Application) -> Self {
+        Self { model, application }
+    }
+}
+
 /// A rejected event: what was sent, when, by whom, and every reason.
 #[Object]
 impl EventError {

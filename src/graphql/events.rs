@@ -39,6 +39,13 @@ pub struct Event {
     application: Application,
 }
 
+impl Event {
+    /// A stored event sent by `application`.
+    pub fn new(model: events::Model, application: Application) -> Self {
+        Self { model, application }
+    }
+}
+
 /// An event as stored: who sent it, what happened, when.
 #[Object]
 impl Event {

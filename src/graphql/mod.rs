@@ -12,13 +12,14 @@ pub mod event_errors;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
+pub mod live;
 pub mod nesting;
 pub mod processing;
 pub mod scalars;
 pub mod series;
 pub mod sessions;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::config::Limits;
 use crate::state::AppState;
@@ -45,11 +46,11 @@ pub struct Mutation(
 );
 
 /// The schema type served by The Eye.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// The schema with its limits but without data: enough to print the SDL.
-pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, live::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
 }

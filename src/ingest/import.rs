@@ -83,6 +83,7 @@ pub async fn import_ndjson(
     while let Some(batch) = ready.recv().await {
         let outcome = commit_group(db, &[&batch])
             .await?
+            .outcomes
             .pop()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a stored chunk had no outcome")))?;
         let accepted = outcome.inserted.iter().filter(|new| **new).count() as u64;

@@ -21,7 +21,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement,
+    TransactionTrait,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -30,6 +31,7 @@ use super::validate::{RejectedEvent, ValidEvent};
 use crate::config::IngestSettings;
 use crate::entities::{event_error_codes, event_errors, events};
 use crate::error::{AppError, AppResult};
+use crate::live::{self, Commit, Live};
 
 /// Rows per multi-row `INSERT`; keeps the bound parameters far below SQLite's limit.
 const INSERT_CHUNK_ROWS: usize = 500;
@@ -76,7 +78,11 @@ impl Writer {
     /// Starts the writer tasks: one on SQLite, `EYE_POSTGRES_WRITERS` on PostgreSQL, all taking
     /// groups from one queue. They end once every handle is dropped and the queue is drained;
     /// the returned task ends when all of them have.
-    pub fn spawn(db: DatabaseConnection, settings: &IngestSettings) -> (Self, JoinHandle<()>) {
+    pub fn spawn(
+        db: DatabaseConnection,
+        settings: &IngestSettings,
+        live: Arc<Live>,
+    ) -> (Self, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(settings.write_queue_capacity.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let writers = match db.get_database_backend() {
@@ -85,7 +91,7 @@ impl Writer {
         };
         let max_events = settings.max_commit_events.max(1);
         let tasks: Vec<_> = (0..writers)
-            .map(|_| tokio::spawn(run(db.clone(), rx.clone(), max_events)))
+            .map(|_| tokio::spawn(run(db.clone(), rx.clone(), max_events, live.clone())))
             .collect();
         let task = tokio::spawn(async move {
             for task in tasks {
@@ -144,7 +150,18 @@ async fn next_group(
     Some(group)
 }
 
-async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, max_events: usize) {
+async fn run(
+    db: DatabaseConnection,
+    rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    max_events: usize,
+    live: Arc<Live>,
+) {
+    // On PostgreSQL the commit itself notifies every instance (see [`commit_group`]).
+    let announce = |stored: Commit| {
+        if db.get_database_backend() != DbBackend::Postgres {
+            live.announce(stored);
+        }
+    };
     while let Some(group) = next_group(&rx, max_events).await {
         let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
         let mut result = commit_group(&db, &batches).await;
@@ -162,7 +179,8 @@ async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, ma
             }
         }
         match result {
-            Ok(outcomes) => {
+            Ok(Committed { outcomes, stored }) => {
+                announce(stored);
                 for (pending, outcome) in group.into_iter().zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }
@@ -171,7 +189,10 @@ async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, ma
                 // One batch must not sink the others it was grouped with: retry each alone.
                 tracing::warn!(error = %err, batches = group.len(), "group commit failed; committing batches one by one");
                 for pending in group {
-                    let result = commit_group(&db, &[&pending.batch]).await;
+                    let result = commit_group(&db, &[&pending.batch]).await.map(|c| {
+                        announce(c.stored);
+                        c.outcomes
+                    });
                     let _ = pending.reply.send(answer_one(result));
                 }
             }
@@ -211,7 +232,7 @@ fn answer_one(result: Result<Vec<WriteOutcome>, sea_orm::DbErr>) -> AppResult<Wr
 pub async fn commit_group(
     db: &DatabaseConnection,
     batches: &[&WriteBatch],
-) -> Result<Vec<WriteOutcome>, sea_orm::DbErr> {
+) -> Result<Committed, sea_orm::DbErr> {
     let txn = db.begin().await?;
     // First occurrence of each (application, id) in the group; later ones are duplicates
     // without asking the database.
@@ -225,8 +246,11 @@ pub async fn commit_group(
         }
     }
     let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
+    let mut stored = Commit::default();
     for chunk in to_insert.chunks(INSERT_CHUNK_ROWS) {
-        inserted.extend(insert_events(&txn, chunk).await?);
+        let (rows, seqs) = insert_events(&txn, chunk).await?;
+        inserted.extend(rows);
+        stored.seqs.extend(seqs);
     }
     let mut outcomes = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -241,19 +265,43 @@ pub async fn commit_group(
             .iter()
             .map(|e| inserted.remove(&(batch.application_id, e.event_id.clone())))
             .collect();
+        stored.error_ids.extend(&error_ids);
         outcomes.push(WriteOutcome {
             inserted,
             error_ids,
         });
     }
+    stored.seqs.sort_unstable();
+    stored.error_ids.sort_unstable();
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Delivered by PostgreSQL to every instance's listener when, and only if, this commits.
+        for payload in stored.payloads() {
+            let notify = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [live::CHANNEL.into(), payload.into()],
+            );
+            txn.execute_raw(notify).await?;
+        }
+    }
     txn.commit().await?;
-    Ok(outcomes)
+    Ok(Committed { outcomes, stored })
 }
 
+/// What a committed group did.
+#[derive(Debug)]
+pub struct Committed {
+    /// One outcome per batch, in order.
+    pub outcomes: Vec<WriteOutcome>,
+    /// What it stored, for subscribers.
+    pub stored: Commit,
+}
+
+/// Inserts new events; returns (application, id) and `seq` of each row that was new.
 async fn insert_events(
     txn: &impl ConnectionTrait,
     rows: &[(i32, DateTime<Utc>, &ValidEvent)],
-) -> Result<Vec<(i32, String)>, sea_orm::DbErr> {
+) -> Result<(Vec<(i32, String)>, Vec<i64>), sea_orm::DbErr> {
     use events::Column as C;
     let mut insert = Query::insert();
     insert.into_table(events::Entity).columns([
@@ -296,7 +344,7 @@ async fn insert_events(
         ));
     }
     enqueue(txn, &seqs).await?;
-    Ok(stored)
+    Ok((stored, seqs))
 }
 
 /// Hands newly stored events to the background job (see `event_queue` in the migrations), in

@@ -42,11 +42,13 @@ use crate::graphql::nesting::nesting_depth;
 use crate::graphql::{AppSchema, Schemas, build_schemas};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
+use crate::live::{self, Live};
 use crate::state::AppState;
 use crate::{checkpoint, dashboard, db, graphiql, processing};
 
 mod introspection;
 mod layers;
+mod websocket;
 
 use layers::error_response;
 pub use layers::with_layers;
@@ -68,6 +70,8 @@ struct HttpState {
     max_batch_operations: usize,
     max_query_nesting: usize,
     max_query_depth: usize,
+    /// Turns true when the server stops (open websockets end then).
+    stopped: watch::Receiver<bool>,
 }
 
 /// Runs the service on `listener` until `shutdown` completes, with the system clock.
@@ -98,8 +102,11 @@ pub async fn serve_with_clock(
             .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?,
     );
     let write_db = db::connect_writer(&settings.database, &db, db::Checkpoints::Background).await?;
-    let (writer, writer_task) = Writer::spawn(write_db.clone(), &settings.ingest);
+    let live = Live::new(settings.limits.subscription_buffer);
+    let (writer, writer_task) = Writer::spawn(write_db.clone(), &settings.ingest, live.clone());
     let (stop, stopped) = watch::channel(false);
+    let relay = live::spawn_relay(live.clone(), db.clone(), stopped.clone());
+    let listener_task = live::spawn_postgres_listener(live.clone(), &db, stopped.clone());
     let checkpointer = checkpoint::spawn(db.clone(), stopped.clone());
     let worker = processing::worker::spawn(
         write_db.clone(),
@@ -109,7 +116,7 @@ pub async fn serve_with_clock(
     let refresher = spawn_registry_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
-        stopped,
+        stopped.clone(),
     );
     let limits = settings.limits.clone();
     let rate_limits = Arc::new(RateLimits::new(&settings.security));
@@ -122,6 +129,7 @@ pub async fn serve_with_clock(
         max_batch_operations: limits.max_batch_operations,
         max_query_nesting: limits.max_query_nesting,
         max_query_depth: limits.max_query_depth,
+        stopped,
         schemas: build_schemas(AppState {
             db,
             write_db,
@@ -130,6 +138,7 @@ pub async fn serve_with_clock(
             writer,
             clock,
             rate_limits,
+            live,
         }),
     };
     let app = with_layers(router(http), &limits);
@@ -147,6 +156,10 @@ pub async fn serve_with_clock(
     let _ = worker.await;
     let _ = refresher.await;
     let _ = checkpointer.await;
+    let _ = relay.await;
+    if let Some(task) = listener_task {
+        let _ = task.await;
+    }
     if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, writer_task)
         .await
         .is_err()
@@ -159,6 +172,7 @@ pub async fn serve_with_clock(
 fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql))
+        .route("/graphql/ws", get(websocket::graphql_ws))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .with_state(state)

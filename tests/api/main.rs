@@ -15,6 +15,7 @@ mod import;
 mod ingest;
 mod instances;
 mod limits;
+mod live;
 mod operations;
 mod outage;
 mod plans;

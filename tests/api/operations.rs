@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::live;
 
 const OPERATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/operations");
 
@@ -32,6 +33,33 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Subscribes with `name` over websocket and returns the first item after `trigger` ran.
+    async fn first_item<F: std::future::Future<Output = ()>>(
+        &mut self,
+        key: &str,
+        name: &str,
+        variables: Value,
+        trigger: impl Fn() -> F,
+    ) -> Value {
+        let document = self.operations[name].clone();
+        let init = json!({ "Authorization": format!("Bearer {key}") });
+        let mut socket = live::connect(&self.app.url, init).await;
+        let message = json!({ "id": name, "type": "subscribe",
+            "payload": { "query": document, "operationName": name, "variables": variables } });
+        live::send(&mut socket, message).await;
+        for _ in 0..50 {
+            trigger().await;
+            let wait = std::time::Duration::from_millis(200);
+            if let Ok(item) = tokio::time::timeout(wait, live::receive(&mut socket)).await {
+                assert_eq!(item["type"], "next", "{name}: {item}");
+                assert!(item["payload"].get("errors").is_none(), "{name}: {item}");
+                self.ran.push(name.to_string());
+                return item["payload"]["data"].clone();
+            }
+        }
+        panic!("{name} delivered nothing");
+    }
+
     async fn run(&mut self, key: &str, name: &str, variables: Value) -> Value {
         let document = self
             .operations
@@ -223,6 +251,54 @@ async fn every_operation_file_runs_with_exact_answers() {
     assert_eq!(
         errors["edges"][0]["node"]["payload"]["data"],
         json!({ "position": "start" })
+    );
+
+    let live_play = |n: usize| {
+        json!([
+            play(&format!("live-{n}"), json!(n)),
+            play(&format!("bad-{n}"), json!("x"))
+        ])
+    };
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let record = || {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (app, key, events) = (&app, key.clone(), live_play(n));
+        async move {
+            app.record_as(&key, events).await;
+        }
+    };
+    let recorded = ops
+        .first_item(
+            &key,
+            "EventRecorded",
+            json!({ "filter": { "sessionId": "visit-1" } }),
+            record,
+        )
+        .await;
+    assert!(
+        recorded["eventRecorded"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("live-")
+    );
+    assert_eq!(recorded["eventRecorded"]["application"]["name"], "blog");
+    let rejected = ops
+        .first_item(
+            &key,
+            "EventRejected",
+            json!({ "filter": { "name": "play" } }),
+            record,
+        )
+        .await;
+    assert!(
+        rejected["eventRejected"]["eventId"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad-")
+    );
+    assert_eq!(
+        rejected["eventRejected"]["reasons"][0]["code"],
+        "SCHEMA_VIOLATION"
     );
 
     let allowed = ops

@@ -61,7 +61,13 @@
     h(
       GraphiQL,
       {
-        fetcher: GraphiQL.createFetcher({ url: config.endpoint, fetch: sameOriginFetch }),
+        fetcher: GraphiQL.createFetcher({
+          url: config.endpoint,
+          fetch: sameOriginFetch,
+          // Subscriptions over websocket on this origin; the headers pane's entries (the
+          // Authorization header) go in the connection_init payload.
+          subscriptionUrl: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + config.endpoint + "/ws",
+        }),
         storage: storage,
         defaultQuery: config.defaultQuery,
         defaultHeaders: config.defaultHeaders,

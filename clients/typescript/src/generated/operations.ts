@@ -124,6 +124,18 @@ export type EventTypeInput = {
   schema?: unknown;
 };
 
+/** Which live events to receive, combined with AND. */
+export type LiveFilter = {
+  /** Only events sent by this application. */
+  applicationId?: string | number | null | undefined;
+  /** Only events of this category. */
+  category?: string | null | undefined;
+  /** Only events with this name. */
+  name?: string | null | undefined;
+  /** Only events of this session. */
+  sessionId?: string | null | undefined;
+};
+
 /**
  * Why an event was rejected, as a stable code. New codes may be added in later versions;
  * clients should treat an unknown code as a rejection all the same.
@@ -243,6 +255,20 @@ export type EventErrorsQueryVariables = Exact<{
 
 
 export type EventErrorsQuery = { eventErrors: { edges: Array<{ cursor: string, node: { id: string, receivedAt: string, index: number, eventId: string | null, sessionId: string | null, category: string | null, name: string | null, payload: unknown, application: { id: string, name: string }, reasons: Array<{ code: RejectionCode, message: string, path: string | null }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type EventRecordedSubscriptionVariables = Exact<{
+  filter?: LiveFilter | null | undefined;
+}>;
+
+
+export type EventRecordedSubscription = { eventRecorded: { id: string, sessionId: string, category: string, name: string, data: unknown, timestamp: string, receivedAt: string, application: { id: string, name: string } } };
+
+export type EventRejectedSubscriptionVariables = Exact<{
+  filter?: LiveFilter | null | undefined;
+}>;
+
+
+export type EventRejectedSubscription = { eventRejected: { id: string, receivedAt: string, index: number, eventId: string | null, sessionId: string | null, category: string | null, name: string | null, payload: unknown, application: { id: string, name: string }, reasons: Array<{ code: RejectionCode, message: string, path: string | null }> } };
 
 export type EventSeriesQueryVariables = Exact<{
   bucket: BucketSize;
