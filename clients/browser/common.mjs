@@ -12,10 +12,10 @@ export const env = (name, fallback) => {
 
 /**
  * Records what `page` does from now on: `requests` (HTTP and websocket URLs), `failures`
- * (failed requests, answers of 400 and above) and `errors` (console errors and warnings, except
- * those `ignored` matches, and uncaught exceptions).
+ * (failed requests, answers of 400 and above) and `errors` (console errors and warnings, and
+ * uncaught exceptions).
  */
-export function watch(page, ignored = null) {
+export function watch(page) {
   const seen = { requests: [], failures: [], errors: [] };
   page.on("request", (request) => seen.requests.push(request.url()));
   page.on("websocket", (socket) => seen.requests.push(socket.url()));
@@ -24,7 +24,6 @@ export function watch(page, ignored = null) {
     if (response.status() >= 400) seen.failures.push(`${response.url()}: ${response.status()}`);
   });
   page.on("console", (message) => {
-    if (ignored?.test(message.text())) return;
     if (message.type() === "error" || message.type() === "warning") {
       seen.errors.push(`console ${message.type()}: ${message.text()}`);
     }

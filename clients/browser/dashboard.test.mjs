@@ -2,8 +2,9 @@
 // running The Eye: the read key is asked for once and kept in sessionStorage only; nothing is
 // requested beyond 127.0.0.1 and nothing logs an error; the chart plots exactly the recorded
 // counts on a canvas; the top lists and the session explorer show the recorded events; the live
-// tail shows an event and a rejection recorded after the page opened, held back while paused;
-// and the page fits a phone's screen.
+// tail shows an event and a rejection recorded after the page opened (over the subscriptions'
+// websocket), held back while paused, and polls when the websocket is refused; and the page
+// fits a phone's screen.
 //
 // tests/api/dashboard.rs starts the server, records the events and runs `node --test` here with:
 //   EYE_URL        the server, e.g. http://127.0.0.1:40123
@@ -27,9 +28,6 @@ const pageOpen = env("EYE_PAGE_OPEN");
 const executablePath = env("EYE_CHROMIUM", "/usr/bin/chromium");
 const screenshot = process.env.EYE_SCREENSHOT;
 const KEY_ITEM = "the-eye:read-key";
-// Chromium's own report of a refused websocket, the one error expected when the server has no
-// subscriptions and the live tail polls instead.
-const WEBSOCKET_REFUSED = /^WebSocket connection to 'ws:\/\/[^']*\/graphql\/ws' failed: /;
 
 let browser;
 before(async () => {
@@ -46,7 +44,7 @@ after(async () => {
 async function openDashboard(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, timezoneId: expected.timeZone, locale: "en-GB" });
   const page = await context.newPage();
-  const seen = watch(page, expected.live.mode === "polling" ? WEBSOCKET_REFUSED : null);
+  const seen = watch(page);
   await page.goto(server.href, { waitUntil: "load" });
   return { context, page, seen };
 }
@@ -148,7 +146,9 @@ test("chart, top lists, session explorer and live tail show the recorded events"
   assert.deepEqual(elsewhere, []);
   assert.equal(server.hostname, "127.0.0.1");
   const paths = new Set(seen.requests.map((u) => new URL(u).pathname));
-  for (const path of ["/dashboard", "/graphql", "/dashboard/assets/uPlot.iife.min.js", "/dashboard/assets/live.js"]) {
+  const used = ["/dashboard", "/graphql", "/dashboard/assets/uPlot.iife.min.js", "/dashboard/assets/live.js"];
+  if (expected.live.mode === "subscriptions") used.push("/graphql/ws");
+  for (const path of used) {
     assert.ok(paths.has(path), `${path} was not requested: ${[...paths]}`);
   }
   assert.deepEqual(seen.failures, []);
@@ -163,6 +163,22 @@ test("chart, top lists, session explorer and live tail show the recorded events"
 /** The first reason's code of each listed rejection, newest first. */
 const rejectionCodes = (page) =>
   page.$$eval("#live-rejections > li", (items) => items.map((li) => li.querySelector("[data-code]").dataset.code));
+
+test("without a websocket, the live tail polls every two seconds", async () => {
+  const { context, page, seen } = await openDashboard();
+  await page.routeWebSocket(/\/graphql\/ws$/, (socket) => socket.close({ code: 1011, reason: "test" }));
+  const polls = [];
+  page.on("request", (r) => r.postData()?.includes("DashboardRecent") && polls.push(Date.now()));
+  await enterKey(page);
+  await page.waitForFunction(() => document.querySelector("#live").dataset.mode === "polling");
+  assert.equal(await page.textContent("#live-status"), "polling every 2 s");
+  const deadline = Date.now() + 20_000;
+  while (polls.length < 3 && Date.now() < deadline) await page.waitForTimeout(250);
+  assert.ok(polls.length >= 3, "the recent events and rejections are asked for again and again");
+  assert.equal(await page.getAttribute("#live-events > li:first-child", "data-id"), expected.live.eventId);
+  assert.deepEqual(seen.errors, []);
+  await context.close();
+});
 
 test("the page fits a phone's screen", async () => {
   const { context, page, seen } = await openDashboard({ width: 390, height: 844 });

@@ -20,7 +20,7 @@ const SESSION_B: &str = "dash-session-b";
 /// The event recorded once the page is open, which the live tail must show.
 const LIVE_EVENT: &str = "dash-live-1";
 /// How the live tail gets new events: over the subscriptions' websocket.
-const LIVE_MODE: &str = "polling";
+const LIVE_MODE: &str = "subscriptions";
 /// Longest wait for the page to say it is open.
 const PAGE_OPEN_TIMEOUT: Duration = Duration::from_secs(150);
 

@@ -1,7 +1,8 @@
 // The live tail of events and of rejections with their reasons, newest first. Subscriptions
 // (`eventRecorded`, `eventRejected`) over the websocket when the server accepts it; otherwise,
 // or once the websocket closes, `events` (newest timestamps first) and `eventErrors` are polled
-// every two seconds. Paused, new items wait and are counted, and appear on resume.
+// every two seconds. A subscription that fell too far behind (`LAGGED`) catches up with one
+// poll and subscribes again. Paused, new items wait and are counted, and appear on resume.
 // The section's `data-mode` says which is running: "subscriptions" or "polling".
 
 import { el, json, localTime } from "./dom.js";
@@ -74,8 +75,18 @@ export function createLive(api, { section, pause, status, events, rejections }, 
       client?.close();
       startPolling(error.message);
     };
-    client.subscribe(RECORDED, {}, { next: (d) => add([d.eventRecorded], []), error: failed });
-    client.subscribe(REJECTED, {}, { next: (d) => add([], [d.eventRejected]), error: failed });
+    const follow = (queryText, onData) =>
+      client.subscribe(queryText, {}, {
+        next: onData,
+        // Fell too far behind (the server ended the subscription): catch up and follow again.
+        error: (error) => {
+          if (error.code !== "LAGGED") return failed(error);
+          poll().catch(failed);
+          follow(queryText, onData);
+        },
+      });
+    follow(RECORDED, (d) => add([d.eventRecorded], []));
+    follow(REJECTED, (d) => add([], [d.eventRejected]));
     client.onclose = (event) => startPolling(`the websocket closed (${event.code})`);
     setMode("subscriptions");
   }
