@@ -1,7 +1,7 @@
 // Starts the dashboard (src/dashboard.rs): asks for a read key once per tab, keeps it in
 // sessionStorage, checks it, then starts the panels. A refused key brings the form back.
 
-import { createApi } from "./api.js";
+import { KEY_REFUSED, createApi } from "./api.js";
 import { createChart } from "./chart.js";
 import { showError } from "./dom.js";
 import { createLive } from "./live.js";
@@ -32,7 +32,8 @@ async function open(key) {
   try {
     await api.query(CHECK);
   } catch (error) {
-    askForKey(`The key was refused: ${error.message}`);
+    // A refused key has already brought the form back, with the server's reason.
+    if (!KEY_REFUSED.includes(error.code)) askForKey(`The server could not be asked: ${error.message}`);
     return;
   }
   sessionStorage.setItem(KEY, key);
