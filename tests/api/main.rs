@@ -17,5 +17,6 @@ mod plans;
 mod processing;
 mod query;
 mod schema;
+mod slow_clients;
 mod validation;
 mod web;
