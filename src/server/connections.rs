@@ -226,10 +226,7 @@ mod tests {
             .into_iter()
             .map(|ms| throttled.tick(at(ms)))
             .collect();
-        assert_eq!(
-            logged,
-            [Some(1), None, None, None, Some(4), None, Some(2)]
-        );
+        assert_eq!(logged, [Some(1), None, None, None, Some(4), None, Some(2)]);
     }
 
     #[test]

@@ -72,7 +72,10 @@ async fn deadline(State(timeout): State<Duration>, request: Request, next: Next)
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(timeout_ms = timeout.as_millis(), "a request ran past its deadline");
+            tracing::warn!(
+                timeout_ms = timeout.as_millis(),
+                "a request ran past its deadline"
+            );
             error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",

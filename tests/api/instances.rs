@@ -24,7 +24,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `the-eye serve` on a free port against `database_url`.
     pub fn start(database_url: &str, args: &[&str]) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_the-eye")), database_url, args)
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_the-eye")),
+            database_url,
+            args,
+        )
     }
 
     /// Starts `the-eye serve` like [`Self::start`], with at most `open_files` open files (soft
@@ -81,7 +85,11 @@ impl ServerProcess {
 
     /// Whether a line of its log contains `text`.
     pub fn logged(&self, text: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|line| line.contains(text))
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
     }
 
     /// SIGKILL: the process dies at once, wherever it is.

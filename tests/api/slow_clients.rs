@@ -79,9 +79,18 @@ async fn half_sent_heads_are_closed_by_the_header_deadline_while_a_client_record
     assert!(held >= FLOOD / 2, "the flood reached the server: {held}");
     assert_eq!(ended.len(), FLOOD);
     for end in &ended {
-        let end = end.as_ref().expect("closed by the header deadline plus the margin");
-        assert!(end.after >= header_deadline, "closed early: {:?}", end.after);
-        assert!(end.answer.is_empty(), "a head that never ends gets no answer");
+        let end = end
+            .as_ref()
+            .expect("closed by the header deadline plus the margin");
+        assert!(
+            end.after >= header_deadline,
+            "closed early: {:?}",
+            end.after
+        );
+        assert!(
+            end.answer.is_empty(),
+            "a head that never ends gets no answer"
+        );
     }
     legit.assert_all_stored(&app).await;
     assert_eq!(server_sockets_after, 0, "the server holds no connection");
@@ -141,8 +150,14 @@ async fn trickling_bodies_are_answered_408_by_the_body_deadline_and_store_nothin
     );
     assert_eq!(ended.len(), TRICKLERS);
     for end in &ended {
-        let end = end.as_ref().expect("closed by the body deadline plus the margin");
-        assert!(end.after >= body_deadline, "answered early: {:?}", end.after);
+        let end = end
+            .as_ref()
+            .expect("closed by the body deadline plus the margin");
+        assert!(
+            end.after >= body_deadline,
+            "answered early: {:?}",
+            end.after
+        );
         let answer = String::from_utf8_lossy(&end.answer);
         assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
         let json = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap();
@@ -198,7 +213,11 @@ async fn connections_over_the_cap_are_refused_at_once_until_the_held_ones_close(
         assert_eq!(json["errors"][0]["extensions"]["code"], "UNAVAILABLE");
         assert!(end.after < header_deadline, "not queued: {:?}", end.after);
     }
-    assert_eq!(server_sockets(server.port()), CAP, "refused ones hold nothing");
+    assert_eq!(
+        server_sockets(server.port()),
+        CAP,
+        "refused ones hold nothing"
+    );
 
     // The held connections close by their deadline, and their permits serve others again.
     for (stream, since) in held {
@@ -206,7 +225,13 @@ async fn connections_over_the_cap_are_refused_at_once_until_the_held_ones_close(
         assert!(end.is_some(), "closed by the header deadline");
     }
     let answer = app
-        .record(json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("after"))]))
+        .record(json!([event(
+            "s",
+            "c",
+            "n",
+            "2021-01-01T00:00:00Z",
+            Some("after")
+        )]))
         .await;
     assert_eq!(answer["accepted"], 1);
     assert_eq!(app.table_count("events").await, 1);
@@ -299,10 +324,17 @@ async fn running_out_of_descriptors_is_logged_and_survived() {
     // Every flood connection is closed by the deadline (the backlog's once accepted).
     let mut closed = JoinSet::new();
     for stream in flood {
-        closed.spawn(read_until_closed(stream, Instant::now(), Duration::from_secs(20)));
+        closed.spawn(read_until_closed(
+            stream,
+            Instant::now(),
+            Duration::from_secs(20),
+        ));
     }
     while let Some(end) = closed.join_next().await {
-        assert!(end.unwrap().is_some(), "a flood connection was never closed");
+        assert!(
+            end.unwrap().is_some(),
+            "a flood connection was never closed"
+        );
     }
     assert!(server.is_running(), "the server exited");
     let batch = json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("after"))]);
@@ -477,7 +509,10 @@ fn server_sockets(port: u16) -> usize {
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
         .filter_map(|link| {
             let link = link.to_str()?;
-            link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
         .collect();
     let local_port = format!(":{port:04X}");
