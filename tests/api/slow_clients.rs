@@ -106,16 +106,7 @@ async fn trickling_bodies_are_answered_408_by_the_body_deadline_and_store_nothin
     let body_deadline = Duration::from_millis(1_500);
     let app = spawn_app_with(|s| s.connections.body_read_timeout_ms = 1_500).await;
     let server = address(&app);
-    let body = json!({ "query": RECORD, "variables": { "events": [
-        event("trickle", "c", "n", "2021-01-01T00:00:00Z", Some("trickled")),
-    ] } })
-    .to_string();
-    let head = format!(
-        "POST /graphql HTTP/1.1\r\nHost: eye\r\nContent-Type: application/json\r\n\
-         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
-        app.ingest_key,
-        body.len()
-    );
+    let (head, body) = record_request(&app, "trickled");
 
     let mut flood = JoinSet::new();
     for _ in 0..TRICKLERS {
@@ -158,10 +149,8 @@ async fn trickling_bodies_are_answered_408_by_the_body_deadline_and_store_nothin
             "answered early: {:?}",
             end.after
         );
-        let answer = String::from_utf8_lossy(&end.answer);
-        assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
-        let json = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap();
-        let json: Value = serde_json::from_str(json).expect("a JSON body");
+        let (status, json) = parse_answer(&end.answer);
+        assert_eq!(status, "HTTP/1.1 408 Request Timeout");
         assert_eq!(json["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
         assert!(
             json["errors"][0]["message"]
@@ -237,6 +226,70 @@ async fn connections_over_the_cap_are_refused_at_once_until_the_held_ones_close(
     assert_eq!(app.table_count("events").await, 1);
 }
 
+#[tokio::test]
+async fn a_request_past_its_deadline_is_answered_503_and_stores_nothing() {
+    let request_deadline = Duration::from_millis(1_000);
+    let app = spawn_app_with(|s| {
+        s.connections.request_timeout_ms = 1_000;
+        s.connections.body_read_timeout_ms = 30_000;
+    })
+    .await;
+    let (head, body) = record_request(&app, "late");
+    let before = app.snapshot().await;
+    let mut stream = TcpStream::connect(address(&app)).await.expect("connect");
+    let since = Instant::now();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (read, write) = stream.into_split();
+    let answered = Arc::new(AtomicBool::new(false));
+    tokio::spawn(trickle(write, body.into_bytes(), answered.clone()));
+    let end = read_until_closed(read, since, request_deadline + MARGIN)
+        .await
+        .expect("answered by the request deadline");
+    answered.store(true, Ordering::SeqCst);
+
+    assert!(
+        end.after >= request_deadline,
+        "answered early: {:?}",
+        end.after
+    );
+    let (status, json) = parse_answer(&end.answer);
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(json["errors"][0]["extensions"]["code"], "UNAVAILABLE");
+    let message = json["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("EYE_REQUEST_TIMEOUT_MS"), "{message}");
+    assert_eq!(app.snapshot().await, before, "nothing stored");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_by_the_header_deadline() {
+    let header_deadline = Duration::from_millis(1_000);
+    let app = spawn_app_with(|s| s.connections.header_read_timeout_ms = 1_000).await;
+    let mut stream = TcpStream::connect(address(&app)).await.expect("connect");
+    // The server's idle clock starts after its answer, so after this.
+    let asked = Instant::now();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: eye\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\nok") {
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+    }
+
+    let end = read_until_closed(stream, asked, header_deadline + MARGIN)
+        .await
+        .expect("closed by the header deadline");
+    assert!(
+        end.after >= header_deadline,
+        "closed early: {:?}",
+        end.after
+    );
+    assert!(end.answer.is_empty(), "{:?}", end.answer);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_a_request_in_flight_and_waits_no_longer_than_the_deadlines() {
     let header_deadline = Duration::from_millis(1_500);
@@ -248,18 +301,9 @@ async fn shutdown_finishes_a_request_in_flight_and_waits_no_longer_than_the_dead
         stream.write_all(UNFINISHED_HEAD).await.expect("write");
         slow.push(stream);
     }
-    let body = json!({ "query": RECORD, "variables": { "events": [
-        event("s", "c", "n", "2021-01-01T00:00:00Z", Some("in flight")),
-    ] } })
-    .to_string();
+    let (head, body) = record_request(&app, "in flight");
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
     let mut in_flight = TcpStream::connect(server).await.expect("connect");
-    let head = format!(
-        "POST /graphql HTTP/1.1\r\nHost: eye\r\nContent-Type: application/json\r\n\
-         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
-        app.ingest_key,
-        body.len()
-    );
     in_flight.write_all(head.as_bytes()).await.unwrap();
     in_flight.write_all(first).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -340,6 +384,30 @@ async fn running_out_of_descriptors_is_logged_and_survived() {
     let batch = json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some("after"))]);
     let answer = fx.send(&server.url, &batch).await.expect("served again");
     assert_eq!(answer["accepted"], 1, "{answer}");
+}
+
+/// The raw head and body of a `recordEvents` request for one event with client id `id`.
+fn record_request(app: &TestApp, id: &str) -> (String, String) {
+    let events = json!([event("s", "c", "n", "2021-01-01T00:00:00Z", Some(id))]);
+    let body = json!({ "query": RECORD, "variables": { "events": events } }).to_string();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: eye\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        app.ingest_key,
+        body.len()
+    );
+    (head, body)
+}
+
+/// The status line and the JSON body of a raw HTTP/1.1 answer.
+fn parse_answer(answer: &[u8]) -> (String, Value) {
+    let answer = String::from_utf8_lossy(answer);
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    let json = serde_json::from_str(body).unwrap_or_else(|_| panic!("a JSON body: {answer:?}"));
+    (status, json)
 }
 
 /// Raises this process's soft open-file limit: the tests hold both ends of every connection.
