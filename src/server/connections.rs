@@ -22,7 +22,7 @@
 //! receiver; shutdown flips the value and waits until every receiver is gone.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -160,9 +160,13 @@ impl Connection {
 }
 
 /// Answers a connection over the cap and closes it. The write does not wait: a fresh socket's
-/// send buffer has room, and a client that cannot take the answer just sees the close.
+/// send buffer has room, and a client that cannot take the answer just sees the close. It goes
+/// through the plain socket because tokio's `try_write` refuses to write until its reactor has
+/// seen the new socket become writable.
 fn refuse(stream: TcpStream, max_connections: usize, refusals: &mut Throttled) {
-    let _ = stream.try_write(OVER_CAPACITY.as_bytes());
+    if let Ok(mut stream) = stream.into_std() {
+        let _ = stream.write_all(OVER_CAPACITY.as_bytes());
+    }
     if let Some(refused) = refusals.tick(Instant::now()) {
         tracing::warn!(
             refused,
