@@ -7,9 +7,21 @@
 //! their versions and licenses, and the command to refresh them are listed in
 //! `src/graphiql/assets/LICENSES.md`.
 //!
-//! The page pre-fills the headers editor with an `Authorization: Bearer …`
-//! template (persisted in the browser's local storage once edited) and opens
-//! with a small example query.
+//! The page itself holds no code: its settings are an inert JSON element and
+//! `the-eye.js` (embedded too) starts GraphiQL with them. It pre-fills the
+//! headers editor with an `Authorization: Bearer …` template and opens with a
+//! small example query. Headers are kept only in memory unless the user turns
+//! on "Persist headers" in GraphiQL's settings: an admin key typed on a shared
+//! machine must not stay in its local storage. Two GraphiQL 3.9 behaviours are
+//! worked around there: it resets that setting to its `shouldPersistHeaders`
+//! prop on every load (so the page passes the stored choice), and its history
+//! keeps every query's headers whatever the setting (so its storage drops them).
+//!
+//! Nothing on the page talks to another origin: the fetcher sends requests
+//! with `mode: "same-origin"`, and the page's Content-Security-Policy allows
+//! only this origin, no inline script, and the inline styles and `data:` fonts
+//! GraphiQL needs. The favicon, an eye, is one of the embedded assets, also
+//! served at `/favicon.ico` for browsers that ask there.
 
 use std::fmt::Write as _;
 
@@ -26,6 +38,7 @@ pub const ASSET_PREFIX: &str = "/graphiql/assets/";
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 const CACHE_CONTROL: &str = "public, max-age=86400";
 
 /// Embedded assets: (file name, `Content-Type`, contents).
@@ -50,7 +63,22 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         CSS,
         include_bytes!("graphiql/assets/graphiql.min.css"),
     ),
+    (
+        "the-eye.js",
+        JS,
+        include_bytes!("graphiql/assets/the-eye.js"),
+    ),
+    (FAVICON, SVG, include_bytes!("graphiql/assets/favicon.svg")),
 ];
+
+/// The favicon's file name among [`ASSETS`].
+const FAVICON: &str = "favicon.svg";
+
+/// The page's Content-Security-Policy: everything from this origin only, no inline script.
+/// GraphiQL adds inline styles and its stylesheet inlines its fonts as `data:` URLs.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Query shown in a fresh GraphiQL session.
 const DEFAULT_QUERY: &str = "\
@@ -73,30 +101,22 @@ const TEMPLATE: &str = r#"<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>The Eye — GraphiQL</title>
+<link rel="icon" type="image/svg+xml" href="/graphiql/assets/favicon.svg">
 <style>
   html, body { height: 100%; margin: 0; overflow: hidden; }
   #graphiql { height: 100vh; }
+  .the-eye-logo { display: inline-flex; align-items: center; gap: 0.4em; }
+  .the-eye-logo img { width: 1.2em; height: 1.2em; }
 </style>
 <link rel="stylesheet" href="/graphiql/assets/graphiql.min.css">
 </head>
 <body>
 <div id="graphiql">Loading GraphiQL…</div>
+<script id="the-eye-config" type="application/json">__CONFIG__</script>
 <script src="/graphiql/assets/react.production.min.js"></script>
 <script src="/graphiql/assets/react-dom.production.min.js"></script>
 <script src="/graphiql/assets/graphiql.min.js"></script>
-<script>
-  const fetcher = GraphiQL.createFetcher({ url: __ENDPOINT__ });
-  const root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(
-    React.createElement(GraphiQL, {
-      fetcher: fetcher,
-      defaultQuery: __DEFAULT_QUERY__,
-      defaultHeaders: __DEFAULT_HEADERS__,
-      shouldPersistHeaders: true,
-      defaultEditorToolsVisibility: "headers",
-    }),
-  );
-</script>
+<script src="/graphiql/assets/the-eye.js"></script>
 </body>
 </html>
 "#;
@@ -106,17 +126,23 @@ const TEMPLATE: &str = r#"<!doctype html>
 /// Scripts and styles are loaded from [`ASSET_PREFIX`], so the router serving
 /// this page must also include [`asset_router`].
 pub fn page(endpoint: &str) -> Html<String> {
-    Html(
-        TEMPLATE
-            .replace("__ENDPOINT__", &js_string(endpoint))
-            .replace("__DEFAULT_QUERY__", &js_string(DEFAULT_QUERY))
-            .replace("__DEFAULT_HEADERS__", &js_string(DEFAULT_HEADERS)),
-    )
+    // `js_string` output is also a JSON string, and safe inside `<script>`.
+    let config = format!(
+        "{{\"endpoint\": {}, \"defaultQuery\": {}, \"defaultHeaders\": {}, \"logo\": {}}}",
+        js_string(endpoint),
+        js_string(DEFAULT_QUERY),
+        js_string(DEFAULT_HEADERS),
+        js_string(&format!("{ASSET_PREFIX}{FAVICON}")),
+    );
+    Html(TEMPLATE.replace("__CONFIG__", &config))
 }
 
-/// Routes `GET /graphiql/assets/{file}` to the embedded [`ASSETS`].
+/// Routes `GET /graphiql/assets/{file}` to the embedded [`ASSETS`], and `GET /favicon.ico` to
+/// the favicon.
 pub fn asset_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/graphiql/assets/{file}", get(asset))
+    Router::new()
+        .route("/graphiql/assets/{file}", get(asset))
+        .route("/favicon.ico", get(|| asset(Path(FAVICON.to_owned()))))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -201,28 +227,76 @@ mod tests {
         assert!(!html.contains("https://"), "page contains an https:// URL");
     }
 
+    /// The page's settings, parsed from its JSON element.
+    fn config(html: &str) -> serde_json::Value {
+        let open = r#"<script id="the-eye-config" type="application/json">"#;
+        let start = html.find(open).expect("the settings element") + open.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        serde_json::from_str(&html[start..end]).expect("the settings are JSON")
+    }
+
     #[test]
     fn page_is_configured() {
         let Html(html) = page("/graphql");
         assert!(html.contains("<title>The Eye — GraphiQL</title>"));
-        assert!(html.contains(r#"GraphiQL.createFetcher({ url: "/graphql" })"#));
-        assert!(html.contains("shouldPersistHeaders: true"));
+        assert_eq!(
+            config(&html),
+            serde_json::json!({
+                "endpoint": "/graphql",
+                "defaultQuery": DEFAULT_QUERY,
+                "defaultHeaders": "{\n  \"Authorization\": \"Bearer <paste your API key>\"\n}",
+                "logo": "/graphiql/assets/favicon.svg",
+            })
+        );
         assert!(html.contains("Bearer \\u003cpaste your API key\\u003e"));
-        assert!(html.contains("eventTypes"));
+    }
+
+    #[test]
+    fn the_script_keeps_headers_out_of_storage_unless_chosen() {
+        let script = std::str::from_utf8(include_bytes!("graphiql/assets/the-eye.js")).unwrap();
+        for setting in [
+            "fetch: sameOriginFetch",
+            r#"mode: "same-origin""#,
+            "storage: storage,",
+            "shouldPersistHeaders: persistHeadersChosen(),",
+            "showPersistHeadersSettings: true,",
+            r#"const HEADERS_CHOICE = "graphiql:shouldPersistHeaders";"#,
+            r#"HISTORY_KEYS.includes(key) && !persistHeadersChosen() ? withoutHeaders(value) : value"#,
+        ] {
+            assert!(script.contains(setting), "{setting}");
+        }
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_other_origin() {
+        let directives: Vec<&str> = CONTENT_SECURITY_POLICY.split("; ").collect();
+        assert!(directives.contains(&"default-src 'self'"));
+        assert!(directives.contains(&"script-src 'self'"));
+        assert!(directives.contains(&"connect-src 'self'"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("http"));
+        assert!(!CONTENT_SECURITY_POLICY.contains('*'));
     }
 
     #[test]
     fn endpoint_cannot_break_out_of_the_script() {
-        let Html(html) = page("</script><script>alert(1)//\"");
-        assert_eq!(html.matches("</script>").count(), 4);
-        assert!(html.contains(r#"url: "\u003c/script\u003e\u003cscript\u003ealert(1)//\"""#));
+        let endpoint = "</script><script>alert(1)//\"";
+        let Html(html) = page(endpoint);
+        assert_eq!(html.matches("</script>").count(), 5);
+        assert!(
+            html.contains(r#""endpoint": "\u003c/script\u003e\u003cscript\u003ealert(1)//\"""#)
+        );
+        assert_eq!(config(&html)["endpoint"], endpoint);
     }
 
     #[test]
     fn assets_are_not_empty_and_typed() {
         for (name, content_type, bytes) in ASSETS {
             assert!(!bytes.is_empty(), "{name} is empty");
-            let expected = if name.ends_with(".css") { CSS } else { JS };
+            let expected = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("css") => CSS,
+                Some("svg") => SVG,
+                _ => JS,
+            };
             assert_eq!(*content_type, expected, "{name}");
         }
     }
@@ -243,6 +317,14 @@ mod tests {
     async fn unknown_asset_is_404() {
         let res = asset(Path("nope.js".to_owned())).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn favicon_is_an_svg() {
+        let res = asset(Path(FAVICON.to_owned())).await;
+        assert_eq!(res.headers()[header::CONTENT_TYPE], SVG);
+        let body = to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        assert!(body.starts_with(b"<svg "));
     }
 
     #[test]

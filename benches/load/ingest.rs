@@ -297,15 +297,18 @@ fn batch_body(generator: &Mutex<EventGen>, batch: usize) -> String {
 async fn stored_events(gql: &Gql) -> anyhow::Result<u64> {
     let data = gql
         .query(
-            "{ eventCounts(groupBy: CATEGORY) { count } }",
+            "{ eventCounts(groupBy: CATEGORY) { edges { node { count } } } }",
             serde_json::json!({}),
         )
         .await
         .map_err(|code| anyhow::anyhow!("eventCounts failed: {code}"))?;
-    let counts = data["eventCounts"]
+    let counts = data["eventCounts"]["edges"]
         .as_array()
         .context("eventCounts answer")?;
-    Ok(counts.iter().filter_map(|c| c["count"].as_u64()).sum())
+    Ok(counts
+        .iter()
+        .filter_map(|e| e["node"]["count"].as_u64())
+        .sum())
 }
 
 /// Polls `done` every 20 ms (for at most two minutes) and returns when it held.

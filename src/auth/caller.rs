@@ -4,7 +4,8 @@
 //! The key's row is found by its stored prefix, then the SHA-256 of the presented key is
 //! compared with the stored hash in constant time. An unknown prefix is compared against a
 //! dummy hash, so an unknown key, a wrong secret and a revoked key take the same path and get
-//! the same `UNAUTHENTICATED` answer. The row is read on every request, so a revocation or an
+//! the same `UNAUTHENTICATED` answer; only a header that cannot hold a key at all is told what is
+//! wrong with its form ([`super::bearer`]). The row is read on every request, so a revocation or an
 //! allowlist change applies at once on every instance.
 
 use std::net::IpAddr;
@@ -13,6 +14,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use subtle::ConstantTimeEq;
 
 use super::applications::allowlist_of;
+use super::bearer::{EXPECTED_FORM, MalformedHeader, bearer_key};
 use super::keys::{PREFIX_CHARS, hash_key};
 use super::scope::{Scope, Scopes};
 use crate::entities::{api_keys, applications};
@@ -38,6 +40,7 @@ pub struct Authentication(Result<Caller, AuthFailure>);
 #[derive(Debug, Clone)]
 enum AuthFailure {
     Missing,
+    Malformed(MalformedHeader),
     Invalid,
     AddressNotAllowed,
     Unavailable(String),
@@ -53,13 +56,11 @@ impl Authentication {
         let Some(header) = header else {
             return Self(Err(AuthFailure::Missing));
         };
-        let Some(key) = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-        else {
-            return Self(Err(AuthFailure::Invalid));
+        let key = match bearer_key(header) {
+            Ok(key) => key,
+            Err(malformed) => return Self(Err(AuthFailure::Malformed(malformed))),
         };
-        match lookup(db, key.trim()).await {
+        match lookup(db, key).await {
             Ok(Some((caller, allowlist))) => match allowlist {
                 Some(list) if !list.allows(client) => {
                     tracing::info!(key_id = caller.key_id, %client, "key used from outside its allowlist");
@@ -99,9 +100,12 @@ impl Authentication {
                 "this API key lacks the `{}` scope",
                 scope.as_str()
             ))),
-            Err(AuthFailure::Missing) => Err(AppError::Unauthenticated(
-                "send an API key as `Authorization: Bearer <key>`".into(),
-            )),
+            Err(AuthFailure::Missing) => Err(AppError::Unauthenticated(format!(
+                "send an API key as {EXPECTED_FORM}"
+            ))),
+            Err(AuthFailure::Malformed(malformed)) => {
+                Err(AppError::Unauthenticated(malformed.message()))
+            }
             Err(AuthFailure::Invalid) => Err(AppError::Unauthenticated(
                 "the API key is not valid or has been revoked".into(),
             )),

@@ -2,6 +2,7 @@
 //! from where, and how fast each key may go.
 
 pub mod applications;
+pub mod bearer;
 pub mod caller;
 pub mod client_addr;
 pub mod keys;

@@ -2,6 +2,7 @@
 
 use async_graphql::Context;
 
+use crate::auth::bearer::EXPECTED_FORM;
 use crate::auth::{Authentication, Caller, Scope};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -15,9 +16,9 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 pub fn require<'a>(ctx: &Context<'a>, scope: Scope) -> AppResult<&'a Caller> {
     match ctx.data_opt::<Authentication>() {
         Some(auth) => auth.require(scope),
-        None => Err(AppError::Unauthenticated(
-            "send an API key as `Authorization: Bearer <key>`".into(),
-        )),
+        None => Err(AppError::Unauthenticated(format!(
+            "send an API key as {EXPECTED_FORM}"
+        ))),
     }
 }
 

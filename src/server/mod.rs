@@ -6,9 +6,9 @@
 //!
 //! Connections are accepted and served by [`connections`], which bounds how many are open and
 //! how long each phase of one may take. Every request passes through the middleware stack of
-//! [`layers`] (applied by [`with_layers`], which the tests use too). A GraphQL request is then authenticated once (key,
-//! scopes, the client's address against the application's allowlist), counted against its
-//! key's request rate, checked for bracket nesting, and executed.
+//! [`layers`] (applied by [`with_layers`], which the tests use too). A GraphQL request is then
+//! authenticated once (key, scopes, the client's address against the application's allowlist),
+//! counted against its key's request rate, checked for bracket nesting, and executed.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,7 @@ use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use ipnet::IpNet;
@@ -38,7 +38,7 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::graphql::error::classify_unlabelled;
 use crate::graphql::nesting::nesting_depth;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{AppSchema, Schemas, build_schemas};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
 use crate::state::AppState;
@@ -46,6 +46,7 @@ use crate::{checkpoint, db, graphiql, processing};
 
 mod connections;
 mod descriptors;
+mod introspection;
 mod layers;
 
 use layers::error_response;
@@ -59,7 +60,7 @@ const WRITER_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct HttpState {
-    schema: AppSchema,
+    schemas: Schemas,
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     trusted_proxies: Arc<[IpNet]>,
@@ -67,6 +68,7 @@ struct HttpState {
     last_used: Arc<LastUsed>,
     max_batch_operations: usize,
     max_query_nesting: usize,
+    max_query_depth: usize,
 }
 
 /// Runs the service on `listener` until `shutdown` completes, with the system clock.
@@ -122,7 +124,8 @@ pub async fn serve_with_clock(
         last_used: Arc::new(LastUsed::default()),
         max_batch_operations: limits.max_batch_operations,
         max_query_nesting: limits.max_query_nesting,
-        schema: build_schema(AppState {
+        max_query_depth: limits.max_query_depth,
+        schemas: build_schemas(AppState {
             db,
             write_db,
             settings: Arc::new(settings),
@@ -242,7 +245,8 @@ async fn graphql(
             .last_used
             .touch(&state.db, caller.key_id, state.clock.now());
     }
-    let mut response = state.schema.execute_batch(request.data(auth)).await;
+    let schema = schema_for(&request, &state);
+    let mut response = schema.execute_batch(request.data(auth)).await;
     match &mut response {
         BatchResponse::Single(single) => classify_unlabelled(&mut single.errors),
         BatchResponse::Batch(many) => many
@@ -250,6 +254,21 @@ async fn graphql(
             .for_each(|single| classify_unlabelled(&mut single.errors)),
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// The schema to run `request` on: the one without a depth limit when every operation is an
+/// introspection query within the depth limit once `ofType` links are not counted (see
+/// [`introspection`]), the one with every limit otherwise.
+fn schema_for<'a>(request: &BatchRequest, state: &'a HttpState) -> &'a AppSchema {
+    let shallow_introspection = request.iter().all(|operation| {
+        introspection::introspection_depth(&operation.query, operation.operation_name.as_deref())
+            .is_some_and(|depth| depth <= state.max_query_depth)
+    });
+    if shallow_introspection {
+        &state.schemas.introspection
+    } else {
+        &state.schemas.api
+    }
 }
 
 /// A body that is not a GraphQL request gets a GraphQL-shaped error with a stable code, not
@@ -269,8 +288,14 @@ fn unparsable_request(rejection: GraphQLRejection) -> Response {
     }
 }
 
-async fn graphiql_page() -> Html<String> {
-    graphiql::page("/graphql")
+async fn graphiql_page() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            graphiql::CONTENT_SECURITY_POLICY,
+        )],
+        graphiql::page("/graphql"),
+    )
 }
 
 async fn health() -> &'static str {

@@ -42,6 +42,50 @@ async fn requests_without_a_valid_key_are_unauthenticated_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_malformed_authorization_header_is_told_the_expected_form() {
+    let app = spawn_app().await;
+    let expected = "malformed Authorization header: expected `Authorization: Bearer <key>`, but";
+    let cases = [
+        (
+            app.read_key.clone(),
+            format!("{expected} it does not start with `Bearer `"),
+        ),
+        (
+            format!("Basic {}", app.read_key),
+            format!("{expected} it does not start with `Bearer `"),
+        ),
+        (
+            "Bearer <paste your API key>".to_string(),
+            format!(
+                "{expected} it still holds the placeholder `<paste your API key>`: put your API \
+                 key there"
+            ),
+        ),
+        (
+            "Bearer".to_string(),
+            format!("{expected} it has no key after `Bearer `"),
+        ),
+        // Well-formed but unknown: the one answer shared with wrong and revoked keys.
+        (
+            "Bearer eye_0123456789abcdef".to_string(),
+            "the API key is not valid or has been revoked".to_string(),
+        ),
+    ];
+    let body = json!({ "query": READ }).to_string();
+    for (header, message) in cases {
+        let (status, _, answer) = app
+            .post_raw(body.clone(), &[("authorization", header.as_bytes())])
+            .await;
+        assert_eq!(status, 200, "{header}");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{header}"
+        );
+        assert_eq!(answer["errors"][0]["message"], message, "{header}");
+    }
+}
+
+#[tokio::test]
 async fn each_scope_allows_exactly_its_operations() {
     let app = spawn_app().await;
     let events = json!({ "events": [pageview("s", "2021-01-01T00:00:00Z")] });

@@ -234,14 +234,15 @@ impl TestApp {
         let data = self
             .ok(
                 &self.read_key,
-                "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { key count } }",
+                "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { edges { node { key count } } } }",
                 json!({ "g": group_by, "f": filter }),
             )
             .await;
-        data["eventCounts"]
+        data["eventCounts"]["edges"]
             .as_array()
             .unwrap()
             .iter()
+            .map(|e| &e["node"])
             .map(|c| {
                 (
                     c["key"].as_str().unwrap().to_string(),
@@ -317,4 +318,52 @@ pub fn event(
         e["id"] = json!(id);
     }
     e
+}
+
+/// The repository root.
+pub fn repository() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `Some(())` when `node` runs, `npm ci` has installed `package` in the Node project at
+/// `project` (relative to the repository root) and nothing else is `missing`. Otherwise says
+/// why and returns `None`, so the test passes on a machine without Node, unless
+/// `EYE_REQUIRE_BROWSER=1` (CI sets it), which makes a missing piece fail the test.
+pub fn node_project_or_skip(project: &str, package: &str, missing: Option<String>) -> Option<()> {
+    let node_runs = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let installed = repository()
+        .join(project)
+        .join("node_modules")
+        .join(package)
+        .is_dir();
+    let missing = if !node_runs {
+        Some("`node` is not installed".to_string())
+    } else if !installed {
+        Some(format!("run `npm ci --prefix {project}`"))
+    } else {
+        missing
+    };
+    match missing {
+        None => Some(()),
+        Some(why) if std::env::var("EYE_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("EYE_REQUIRE_BROWSER=1 but {why}")
+        }
+        Some(why) => {
+            eprintln!("skipping: {why}");
+            None
+        }
+    }
+}
+
+/// A finished command's status and output, for an assertion message.
+pub fn describe_output(output: &std::process::Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

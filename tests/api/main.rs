@@ -3,7 +3,9 @@
 
 mod admin;
 mod auth;
+mod browser;
 mod cli;
+mod clients;
 mod counts;
 mod event_types;
 mod helpers;
@@ -12,11 +14,14 @@ mod import;
 mod ingest;
 mod instances;
 mod limits;
+mod operations;
 mod outage;
 mod plans;
 mod processing;
 mod query;
 mod schema;
+mod series;
 mod slow_clients;
+mod typescript;
 mod validation;
 mod web;

@@ -1,5 +1,7 @@
 //! GraphiQL and the health endpoints, over plain HTTP.
 
+use std::collections::BTreeSet;
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -12,17 +14,31 @@ async fn graphiql_is_served_with_local_assets_only() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers()["content-security-policy"],
+        the_eye::graphiql::CONTENT_SECURITY_POLICY
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("GraphiQL"));
     assert!(
         !html.contains("https://") && !html.contains("http://"),
         "no CDN"
     );
-    let assets: Vec<&str> = html
+    let assets: BTreeSet<&str> = html
         .split(['"', '\''])
         .filter(|s| s.starts_with("/graphiql/assets/"))
         .collect();
-    assert_eq!(assets.len(), 4, "{assets:?}");
+    assert_eq!(
+        assets.iter().copied().collect::<Vec<_>>(),
+        [
+            "/graphiql/assets/favicon.svg",
+            "/graphiql/assets/graphiql.min.css",
+            "/graphiql/assets/graphiql.min.js",
+            "/graphiql/assets/react-dom.production.min.js",
+            "/graphiql/assets/react.production.min.js",
+            "/graphiql/assets/the-eye.js",
+        ]
+    );
     for asset in assets {
         let response = app
             .client
@@ -31,8 +47,26 @@ async fn graphiql_is_served_with_local_assets_only() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{asset}");
-        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 200, "{asset}");
     }
+}
+
+#[tokio::test]
+async fn the_favicon_is_served_where_browsers_look_for_it() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/favicon.ico", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        &body[..],
+        include_bytes!("../../src/graphiql/assets/favicon.svg")
+    );
 }
 
 #[tokio::test]
