@@ -5,14 +5,16 @@
 //! connections and never finished a request held a file descriptor each, forever, and with the
 //! common limit of 1,024 open files a thousand such sockets from one host took the service off
 //! the air. Here:
-//! - hyper reads each request head under `EYE_HEADER_READ_TIMEOUT_MS`, then closes the
-//!   connection. hyper starts that clock whenever a connection may send a request (when it is
-//!   accepted, and again when an answer has been written), so it is also the idle keep-alive
-//!   timeout.
+//! - hyper closes a connection whose request head has not all arrived within
+//!   `EYE_HEADER_READ_TIMEOUT_MS`. It starts that clock whenever a connection may send a request
+//!   (when it is accepted, and again when an answer has been written), so it is also the idle
+//!   keep-alive timeout.
 //! - The body's and the whole request's deadlines are middleware ([`super::layers`]).
 //! - `EYE_MAX_CONNECTIONS` permits of a semaphore: a connection accepted when none is free is
 //!   answered 503 and closed at once, so a flood costs a descriptor for microseconds instead of
-//!   growing a queue without bound.
+//!   growing a queue without bound. An upgraded connection (a websocket) leaves hyper once the
+//!   upgrade is done, and with it its permit: websockets need their own bound where they are
+//!   served.
 //!
 //! Only HTTP/1.1 is served, by hyper's `http1` builder rather than hyper-util's `auto` one:
 //! `auto` first reads the opening bytes to detect HTTP/2, with no deadline (a client that sends
