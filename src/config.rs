@@ -275,6 +275,51 @@ impl Default for SecuritySettings {
     }
 }
 
+/// Default of `EYE_HEADER_READ_TIMEOUT_MS`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default of `EYE_BODY_READ_TIMEOUT_MS`: a full `EYE_MAX_BODY_BYTES` (1 MiB) body still
+/// arrives in time at about 52 KiB/s, a slow mobile uplink.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 20_000;
+/// Default of `EYE_REQUEST_TIMEOUT_MS`: longer than the body's deadline plus
+/// `EYE_WRITE_TIMEOUT_MS`, so that those answer first with their own messages.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Default of `EYE_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1_024;
+
+/// Deadlines on each phase of a client connection, and how many may be open at once, so that
+/// slow or idle clients are shed instead of holding a file descriptor each forever.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionSettings {
+    /// Deadline for a request's head (request line and headers), counted from the moment the
+    /// connection can send one: when it is accepted, or when the previous answer was written.
+    /// It is therefore also the idle keep-alive timeout. Past it the connection is closed.
+    #[arg(long, env = "EYE_HEADER_READ_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+    /// Deadline for reading a request's whole body once its head has arrived; past it the
+    /// request is answered 408 `LIMIT_EXCEEDED`, nothing is stored, and the connection closes.
+    #[arg(long, env = "EYE_BODY_READ_TIMEOUT_MS", default_value_t = DEFAULT_BODY_READ_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_ms: u64,
+    /// Deadline for a whole request, from its head to its answer (body, execution, commit);
+    /// past it the request is answered 503 `UNAVAILABLE`.
+    #[arg(long, env = "EYE_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Most client connections open at once; a connection over it is answered 503 and closed
+    /// at once. Keep it, plus the database's descriptors, below the open-file limit.
+    #[arg(long, env = "EYE_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -296,6 +341,9 @@ pub struct Settings {
     /// Trusted proxies and rate limits.
     #[command(flatten)]
     pub security: SecuritySettings,
+    /// Connection deadlines and the connection cap.
+    #[command(flatten)]
+    pub connections: ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -307,6 +355,7 @@ impl Default for Settings {
             processing: ProcessingSettings::default(),
             limits: Limits::default(),
             security: SecuritySettings::default(),
+            connections: ConnectionSettings::default(),
         }
     }
 }

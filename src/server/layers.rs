@@ -1,9 +1,16 @@
 //! The middleware stack every route runs under, outermost first: a request id (taken from
-//! `x-request-id` or made up, and echoed back), tracing, the body-size limit (the body is read
-//! here, up to the limit, so nothing bigger is ever parsed), the request id made available to
-//! the code below, and a panic catcher that turns a panic into an `INTERNAL` answer.
+//! `x-request-id` or made up, and echoed back), tracing, the whole request's deadline, the body
+//! limits (the body is read here, up to its size limit and by its deadline, so nothing bigger is
+//! ever parsed and nothing slower holds a request open), the request id made available to the
+//! code below, and a panic catcher that turns a panic into an `INTERNAL` answer.
+//!
+//! Both deadlines are `tokio::time::timeout` around the work rather than tower-http's layers:
+//! `RequestBodyTimeoutLayer` restarts its clock on every chunk, so a body trickling in a byte at
+//! a time never trips it, and `TimeoutLayer` answers with an empty body where every error of
+//! The Eye is GraphQL-shaped with a stable code.
 
 use std::any::Any;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,18 +23,28 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use super::REQUEST_ID_HEADER;
-use crate::config::Limits;
+use crate::config::{ConnectionSettings, Limits};
 use crate::graphql::error::{REQUEST_ID, request_id};
 
+/// What [`limit_body`] enforces.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    read_timeout: Duration,
+}
+
 /// Applies the middleware stack every route of The Eye runs under (see the module docs).
-pub fn with_layers(router: Router, limits: &Limits) -> Router {
+pub fn with_layers(router: Router, limits: &Limits, connections: &ConnectionSettings) -> Router {
+    let body = BodyLimits {
+        max_bytes: limits.max_body_bytes,
+        read_timeout: Duration::from_millis(connections.body_read_timeout_ms),
+    };
+    let request_timeout = Duration::from_millis(connections.request_timeout_ms);
     router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(scope_request_id))
-        .layer(middleware::from_fn_with_state(
-            limits.max_body_bytes,
-            limit_body,
-        ))
+        .layer(middleware::from_fn_with_state(body, limit_body))
+        .layer(middleware::from_fn_with_state(request_timeout, deadline))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
@@ -44,9 +61,42 @@ async fn scope_request_id(request: Request, next: Next) -> Response {
     REQUEST_ID.scope(id, next.run(request)).await
 }
 
-/// Reads the whole body, refusing it with 413 as soon as it is known to exceed the limit: from
-/// `Content-Length` before reading anything, or while reading a body of undeclared length.
-async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+/// Answers 503 `UNAVAILABLE` when the request (body, execution, commit) is not done within
+/// `EYE_REQUEST_TIMEOUT_MS`, dropping the work. Dropping is safe: a `recordEvents` batch not yet
+/// handed to the writer is never stored, and one already queued is committed or not as a whole
+/// by the writer, which ignores that nobody waits for its answer (`ingest/writer.rs`); a
+/// retried batch is then answered `DUPLICATE`. Other writes are single statements or
+/// transactions, each of which happens whole or not at all. A websocket, once upgraded, lives
+/// outside this request and its deadline.
+async fn deadline(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = timeout.as_millis(),
+                "a request ran past its deadline"
+            );
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                format!(
+                    "the request did not finish within {} ms (EYE_REQUEST_TIMEOUT_MS); retrying is safe",
+                    timeout.as_millis()
+                ),
+            )
+        }
+    }
+}
+
+/// Reads the whole body, refusing it with 413 as soon as it is known to exceed the size limit
+/// (from `Content-Length` before reading anything, or while reading a body of undeclared
+/// length), and with 408 when it has not all arrived by its deadline. Either way the request
+/// goes no further, so nothing of it is stored.
+async fn limit_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
+    let BodyLimits {
+        max_bytes,
+        read_timeout,
+    } = limits;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -56,9 +106,11 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
         return body_too_large(max_bytes);
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, max_bytes).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
+    let read = tokio::time::timeout(read_timeout, axum::body::to_bytes(body, max_bytes)).await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Err(_) => return body_too_slow(read_timeout),
+        Ok(Err(err)) => {
             if err
                 .into_inner()
                 .downcast_ref::<http_body_util::LengthLimitError>()
@@ -75,6 +127,17 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+fn body_too_slow(read_timeout: Duration) -> Response {
+    error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        "LIMIT_EXCEEDED",
+        format!(
+            "the request body did not arrive within {} ms (EYE_BODY_READ_TIMEOUT_MS)",
+            read_timeout.as_millis()
+        ),
+    )
 }
 
 fn body_too_large(max_bytes: usize) -> Response {

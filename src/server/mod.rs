@@ -6,10 +6,11 @@
 //!   redirects there;
 //! - `GET /health`: the process is up; `GET /ready`: the database answers.
 //!
-//! Every request passes through the middleware stack of [`layers`] (applied by
-//! [`with_layers`], which the tests use too). A GraphQL request is then authenticated once (key,
-//! scopes, the client's address against the application's allowlist), counted against its
-//! key's request rate, checked for bracket nesting, and executed.
+//! Connections are accepted and served by [`connections`], which bounds how many are open and
+//! how long each phase of one may take. Every request passes through the middleware stack of
+//! [`layers`] (applied by [`with_layers`], which the tests use too). A GraphQL request is then
+//! authenticated once (key, scopes, the client's address against the application's allowlist),
+//! counted against its key's request rate, checked for bracket nesting, and executed.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -46,6 +47,8 @@ use crate::live::{self, Live};
 use crate::state::AppState;
 use crate::{checkpoint, dashboard, db, graphiql, processing};
 
+mod connections;
+mod descriptors;
 mod introspection;
 mod layers;
 mod websocket;
@@ -119,6 +122,8 @@ pub async fn serve_with_clock(
         stopped.clone(),
     );
     let limits = settings.limits.clone();
+    let connection_settings = settings.connections.clone();
+    descriptors::check(&settings);
     let rate_limits = Arc::new(RateLimits::new(&settings.security));
     let http = HttpState {
         db: db.clone(),
@@ -141,15 +146,9 @@ pub async fn serve_with_clock(
             live,
         }),
     };
-    let app = with_layers(router(http), &limits);
+    let app = with_layers(router(http), &limits, &connection_settings);
     tracing::info!(%address, "The Eye is listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")?;
+    connections::serve(listener, app, &connection_settings, shutdown).await;
     // In-flight requests are done and the router (holding the last writer handles) is gone:
     // stop the background tasks, then let the writer drain what is queued.
     let _ = stop.send(true);

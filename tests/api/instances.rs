@@ -24,7 +24,25 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `the-eye serve` on a free port against `database_url`.
     pub fn start(database_url: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_the-eye"))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_the-eye")),
+            database_url,
+            args,
+        )
+    }
+
+    /// Starts `the-eye serve` like [`Self::start`], with at most `open_files` open files (soft
+    /// and hard limit, set by `prlimit`).
+    pub fn start_with_open_files(database_url: &str, args: &[&str], open_files: u64) -> Self {
+        let mut prlimit = Command::new("prlimit");
+        prlimit
+            .arg(format!("--nofile={open_files}:{open_files}"))
+            .arg(env!("CARGO_BIN_EXE_the-eye"));
+        Self::spawn(prlimit, database_url, args)
+    }
+
+    fn spawn(mut command: Command, database_url: &str, args: &[&str]) -> Self {
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
@@ -58,6 +76,20 @@ impl ServerProcess {
             url: format!("http://{address}"),
             log,
         }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Whether a line of its log contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
     }
 
     /// SIGKILL: the process dies at once, wherever it is.

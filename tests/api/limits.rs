@@ -114,7 +114,11 @@ async fn a_panic_becomes_an_internal_answer_with_a_request_id() {
         panic!("secret internals")
     }
     let router = Router::new().route("/boom", get(boom));
-    let app = the_eye::server::with_layers(router, &the_eye::config::Limits::default());
+    let app = the_eye::server::with_layers(
+        router,
+        &the_eye::config::Limits::default(),
+        &the_eye::config::ConnectionSettings::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/boom", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -23,6 +23,7 @@ mod processing;
 mod query;
 mod schema;
 mod series;
+mod slow_clients;
 mod typescript;
 mod validation;
 mod web;
