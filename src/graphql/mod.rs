@@ -12,6 +12,7 @@ pub mod event_errors;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
+pub mod lifecycle;
 pub mod nesting;
 pub mod processing;
 pub mod scalars;
@@ -31,6 +32,7 @@ pub struct Query(
     event_errors::EventErrorsQuery,
     event_types::EventTypesQuery,
     admin::AdminQuery,
+    lifecycle::LifecycleQuery,
 );
 
 /// The mutation root.
@@ -40,6 +42,7 @@ pub struct Mutation(
     event_types::EventTypesMutation,
     processing::ProcessingMutation,
     admin::AdminMutation,
+    lifecycle::LifecycleMutation,
 );
 
 /// The schema type served by The Eye.

@@ -2,7 +2,8 @@
 //!
 //! - `POST /graphql`: the API (single or batched operations);
 //! - `GET /graphql`: GraphiQL, with its assets under `/graphiql/assets/`;
-//! - `GET /health`: the process is up; `GET /ready`: the database answers.
+//! - `GET /health`: the process is up; `GET /ready`: the database answers;
+//! - `GET /export`: events streamed as NDJSON (scope `read`), see [`export`].
 //!
 //! Every request passes through the middleware stack of [`layers`] (applied by
 //! [`with_layers`], which the tests use too). A GraphQL request is then authenticated once (key,
@@ -43,6 +44,7 @@ use crate::ingest::writer::Writer;
 use crate::state::AppState;
 use crate::{checkpoint, db, graphiql, processing};
 
+mod export;
 mod introspection;
 mod layers;
 
@@ -102,6 +104,7 @@ pub async fn serve_with_clock(
     let worker = processing::worker::spawn(
         write_db.clone(),
         settings.processing.clone(),
+        clock.clone(),
         stopped.clone(),
     );
     let refresher = spawn_registry_refresh(
@@ -159,6 +162,7 @@ fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphiql_page).post(graphql))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/export", get(export::export))
         .with_state(state)
         .merge(graphiql::asset_router())
 }
