@@ -143,7 +143,9 @@ impl LifecycleMutation {
         if !lifecycle::retention::set_application_retention(db, id, days).await? {
             return Err(AppError::BadInput(format!("no application has id `{id}`")).into());
         }
-        Ok(ManagedApplication::try_from(applications::get(db, id).await?)?)
+        Ok(ManagedApplication::try_from(
+            applications::get(db, id).await?,
+        )?)
     }
 
     /// Applies retention now, until nothing past it is left, and reports (scope `admin`). The

@@ -26,7 +26,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
 
 use crate::db::Sql;
 use crate::processing::aggregate::{ClaimedEvent, Deltas, hour_of};
@@ -91,6 +94,18 @@ impl DeletedRows {
             ("type_counts_hourly", self.type_counts_hourly),
         ]
     }
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`): a deferred transaction that reads first and writes later fails at once with
+/// `SQLITE_BUSY` when another connection (a key's last-used time, say) committed in between,
+/// since its snapshot is stale, whereas waiting for the lock at `BEGIN` uses the busy timeout.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// Runs `statement` (a `SELECT` of [`EVENT_COLUMNS`], locking its rows on PostgreSQL) and

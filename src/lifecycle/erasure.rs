@@ -13,10 +13,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
-use super::delete::{DeletedRows, EVENT_COLUMNS, delete_events, read_events};
+use super::delete::{DeletedRows, EVENT_COLUMNS, begin_write, delete_events, read_events};
 use crate::db::Sql;
 use crate::domain::{BoundedText, FieldError};
 use crate::entities::erasures;
@@ -67,7 +67,7 @@ pub async fn erase_session(
             break;
         }
     }
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT id FROM event_errors WHERE session_id = ")
         .bind(session.as_str())
@@ -86,12 +86,14 @@ async fn events_step(
     session: &str,
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE session_id = "))
-        .bind(session)
-        .push(" ORDER BY seq LIMIT ")
-        .bind(batch as i64);
+    sql.push(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = "
+    ))
+    .bind(session)
+    .push(" ORDER BY seq LIMIT ")
+    .bind(batch as i64);
     // Waits for (rather than skips) rows a retention batch holds: they must be gone or ours.
     if sql.backend() == DbBackend::Postgres {
         sql.push(" FOR UPDATE");

@@ -13,9 +13,11 @@
 //! disjoint batches; ingest and the job never wait for more than one batch.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
-use super::delete::{DeletedRows, EVENT_COLUMNS, delete_events, read_events, retention_cutoff};
+use super::delete::{
+    DeletedRows, EVENT_COLUMNS, begin_write, delete_events, read_events, retention_cutoff,
+};
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
 
@@ -138,14 +140,16 @@ async fn old_events_step(
     cutoff: DateTime<Utc>,
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE application_id = "))
-        .bind(application_id)
-        .push(" AND timestamp < ")
-        .bind(cutoff)
-        .push(" ORDER BY timestamp, seq LIMIT ")
-        .bind(batch as i64);
+    sql.push(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE application_id = "
+    ))
+    .bind(application_id)
+    .push(" AND timestamp < ")
+    .bind(cutoff)
+    .push(" ORDER BY timestamp, seq LIMIT ")
+    .bind(batch as i64);
     lock_skipping(&mut sql);
     let events = read_events(&txn, sql.build()).await?;
     let deleted = delete_events(&txn, &events).await?;
@@ -159,7 +163,7 @@ async fn old_errors_step(
     cutoff: DateTime<Utc>,
     batch: u64,
 ) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT id FROM event_errors WHERE received_at < ")
         .bind(cutoff)

@@ -91,7 +91,10 @@ impl Deltas {
     pub fn removing(events: &[ClaimedEvent]) -> Self {
         let mut deltas = Self::from_events(events);
         deltas.session_applications.clear();
-        deltas.sessions.values_mut().for_each(|s| s.count = -s.count);
+        deltas
+            .sessions
+            .values_mut()
+            .for_each(|s| s.count = -s.count);
         deltas.session_types.values_mut().for_each(|n| *n = -*n);
         deltas.hourly.values_mut().for_each(|n| *n = -*n);
         deltas

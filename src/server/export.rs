@@ -6,7 +6,8 @@
 //! Each line is what `the-eye export` writes: an `EventInput` plus `application`, `receivedAt`
 //! and `cursor`. A loader keeps the `cursor` of the last line it stored and passes it back; an
 //! answer with no line (or fewer than `limit`) means it has caught up. Errors before the first
-//! byte are GraphQL-shaped JSON with the usual codes and statuses; a failure mid-stream ends
+//! byte are GraphQL-shaped JSON with the usual codes, and HTTP statuses that say the same
+//! (401, 403, 400, 429, 503, 500); a failure mid-stream ends
 //! the response early, and the last cursor received is still the right place to resume.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -52,9 +53,8 @@ impl ExportParams {
         let application_id = self
             .application
             .map(|a| {
-                a.parse::<i32>().map_err(|_| {
-                    AppError::BadInput(format!("`{a}` is not a valid application id"))
-                })
+                a.parse::<i32>()
+                    .map_err(|_| AppError::BadInput(format!("`{a}` is not a valid application id")))
             })
             .transpose()?;
         let filter = ExportFilter {
@@ -67,7 +67,11 @@ impl ExportParams {
                 to: instant(self.to, "to")?,
             },
         };
-        let after = self.cursor.as_deref().map(ExportCursor::decode).transpose()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .map(ExportCursor::decode)
+            .transpose()?;
         Ok((filter, after, self.limit.unwrap_or(u64::MAX)))
     }
 }
@@ -81,7 +85,21 @@ pub(super) async fn export(
 ) -> Response {
     match start(state, connect, headers, params).await {
         Ok(response) => response,
-        Err(err) => refusal(err),
+        Err(err) => {
+            // Not GraphQL: plain HTTP clients (curl, loaders) go by the status.
+            let status = match err.code() {
+                "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+                "FORBIDDEN" => StatusCode::FORBIDDEN,
+                "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::OK,
+            };
+            let mut response = refusal(err);
+            if status != StatusCode::OK {
+                *response.status_mut() = status;
+            }
+            response
+        }
     }
 }
 
@@ -106,9 +124,8 @@ async fn start(
     let Query(params) = params.map_err(|e| AppError::BadInput(e.body_text()))?;
     let (filter, after, limit) = params.filter()?;
     let exporter = Exporter::new(state.db.clone(), filter, ExportFormat::Ndjson, after).await?;
-    let pages = futures_util::stream::unfold(
-        (exporter, limit),
-        |(mut exporter, left)| async move {
+    let pages =
+        futures_util::stream::unfold((exporter, limit), |(mut exporter, left)| async move {
             match exporter.next_page(left).await {
                 Ok(Some(page)) => {
                     let lines = page.bytes().filter(|b| *b == b'\n').count() as u64;
@@ -120,8 +137,7 @@ async fn start(
                     Some((Err(std::io::Error::other("export failed")), (exporter, 0)))
                 }
             }
-        },
-    );
+        });
     let mut response = Body::from_stream(pages).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -80,53 +80,84 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
             .entry((hour, e.category.clone(), e.name.clone()))
             .or_default() += 1;
     }
-    let stored_sessions: BTreeMap<String, SessionRow> = rows(app, "SELECT session_id, event_count, first_seen, last_seen FROM sessions")
-        .await
-        .iter()
-        .map(|r| {
+    let stored_sessions: BTreeMap<String, SessionRow> = rows(
+        app,
+        "SELECT session_id, event_count, first_seen, last_seen FROM sessions",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "session_id").unwrap(),
+            (
+                r.try_get("", "event_count").unwrap(),
+                r.try_get("", "first_seen").unwrap(),
+                r.try_get("", "last_seen").unwrap(),
+            ),
+        )
+    })
+    .collect();
+    assert_eq!(stored_sessions, sessions, "sessions");
+    let stored_pairs: BTreeSet<(String, i32)> = rows(
+        app,
+        "SELECT session_id, application_id FROM session_applications",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "session_id").unwrap(),
+            r.try_get("", "application_id").unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(stored_pairs, pairs, "session_applications");
+    let stored_types: BTreeMap<(String, String, String), i64> = rows(
+        app,
+        "SELECT session_id, category, name, event_count FROM session_type_counts",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
             (
                 r.try_get("", "session_id").unwrap(),
-                (
-                    r.try_get("", "event_count").unwrap(),
-                    r.try_get("", "first_seen").unwrap(),
-                    r.try_get("", "last_seen").unwrap(),
-                ),
-            )
-        })
-        .collect();
-    assert_eq!(stored_sessions, sessions, "sessions");
-    let stored_pairs: BTreeSet<(String, i32)> = rows(app, "SELECT session_id, application_id FROM session_applications")
-        .await
-        .iter()
-        .map(|r| (r.try_get("", "session_id").unwrap(), r.try_get("", "application_id").unwrap()))
-        .collect();
-    assert_eq!(stored_pairs, pairs, "session_applications");
-    let stored_types: BTreeMap<(String, String, String), i64> = rows(app, "SELECT session_id, category, name, event_count FROM session_type_counts")
-        .await
-        .iter()
-        .map(|r| {
-            (
-                (r.try_get("", "session_id").unwrap(), r.try_get("", "category").unwrap(), r.try_get("", "name").unwrap()),
-                r.try_get("", "event_count").unwrap(),
-            )
-        })
-        .collect();
+                r.try_get("", "category").unwrap(),
+                r.try_get("", "name").unwrap(),
+            ),
+            r.try_get("", "event_count").unwrap(),
+        )
+    })
+    .collect();
     assert_eq!(stored_types, types, "session_type_counts");
-    let stored_hourly: BTreeMap<(DateTime<Utc>, String, String), i64> = rows(app, "SELECT bucket_start, category, name, event_count FROM type_counts_hourly")
-        .await
-        .iter()
-        .map(|r| {
+    let stored_hourly: BTreeMap<(DateTime<Utc>, String, String), i64> = rows(
+        app,
+        "SELECT bucket_start, category, name, event_count FROM type_counts_hourly",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
             (
-                (r.try_get("", "bucket_start").unwrap(), r.try_get("", "category").unwrap(), r.try_get("", "name").unwrap()),
-                r.try_get("", "event_count").unwrap(),
-            )
-        })
-        .collect();
+                r.try_get("", "bucket_start").unwrap(),
+                r.try_get("", "category").unwrap(),
+                r.try_get("", "name").unwrap(),
+            ),
+            r.try_get("", "event_count").unwrap(),
+        )
+    })
+    .collect();
     assert_eq!(stored_hourly, hourly, "type_counts_hourly");
 
     assert_api_counts(app, &events, None).await;
-    if let (Some(first), Some(last)) = (events.iter().map(|e| e.at).min(), events.iter().map(|e| e.at).max()) {
-        let range = (first + TimeDelta::minutes(17), last - TimeDelta::minutes(23));
+    if let (Some(first), Some(last)) = (
+        events.iter().map(|e| e.at).min(),
+        events.iter().map(|e| e.at).max(),
+    ) {
+        let range = (
+            first + TimeDelta::minutes(17),
+            last - TimeDelta::minutes(23),
+        );
         if range.0 <= range.1 {
             assert_api_counts(app, &events, Some(range)).await;
         }
@@ -140,8 +171,16 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
             )
             .await;
         assert_eq!(data["session"]["eventCount"], json!(count), "session {id}");
-        assert_eq!(data["session"]["firstSeen"], json!(format_at(*first)), "session {id}");
-        assert_eq!(data["session"]["lastSeen"], json!(format_at(*last)), "session {id}");
+        assert_eq!(
+            data["session"]["firstSeen"],
+            json!(format_at(*first)),
+            "session {id}"
+        );
+        assert_eq!(
+            data["session"]["lastSeen"],
+            json!(format_at(*last)),
+            "session {id}"
+        );
     }
 }
 
@@ -170,7 +209,14 @@ async fn assert_api_counts(
             };
             *expected.entry(key.clone()).or_default() += 1;
         }
-        let answered: BTreeMap<String, i64> = app.counts(dimension, filter.clone()).await.into_iter().collect();
-        assert_eq!(answered, expected, "eventCounts by {dimension}, filter {filter}");
+        let answered: BTreeMap<String, i64> = app
+            .counts(dimension, filter.clone())
+            .await
+            .into_iter()
+            .collect();
+        assert_eq!(
+            answered, expected,
+            "eventCounts by {dimension}, filter {filter}"
+        );
     }
 }
