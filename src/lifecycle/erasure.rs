@@ -2,10 +2,12 @@
 //! application, with every aggregate adjusted exactly, and an audit entry saying when, who
 //! asked and how many rows each table lost.
 //!
-//! Erasure removes what is stored when it runs. Its events are deleted in transactions of at
-//! most `batch_size` (so ingest is not held up by a large session), until a batch finds fewer;
-//! the rejected events and the audit entry go in a last transaction. An event of the session
-//! committed after the batch that would have found it is **stored normally**: erasure is of the
+//! Erasure removes what is stored when it starts: the session's events up to the highest ingest
+//! sequence at that moment, deleted in transactions of at most `batch_size` (so ingest is not
+//! held up by a large session), until a batch finds fewer; the bound makes it finish even while
+//! the session keeps sending faster than batches delete. The rejected events and the audit
+//! entry go in a last transaction. An event of the session committed after the erasure started
+//! (or after the batch that would have found it) is **stored normally**: erasure is of the
 //! data held at the time, not a block on the session id (a tombstone would have to keep the id
 //! it is meant to forget, and ids are chosen by clients, who can start a new session anyway).
 //! Erasing again removes what arrived since; an erasure of nothing is still audited.
@@ -60,8 +62,9 @@ pub async fn erase_session(
 ) -> AppResult<erasures::Model> {
     let batch = batch_size.max(1);
     let mut deleted = DeletedRows::default();
+    let last_seq = last_seq(db).await?;
     loop {
-        let (rows, taken) = events_step(db, session.as_str(), batch).await?;
+        let (rows, taken) = events_step(db, session.as_str(), last_seq, batch).await?;
         deleted += rows;
         if taken < batch {
             break;
@@ -80,10 +83,22 @@ pub async fn erase_session(
     Ok(entry)
 }
 
-/// One transaction: up to `batch` of the session's events.
+/// The highest ingest sequence stored now (0 when there is none).
+async fn last_seq(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT MAX(seq) AS seq FROM events");
+    let row = db.query_one_raw(sql.build()).await?;
+    Ok(match row {
+        Some(row) => row.try_get::<Option<i64>>("", "seq")?.unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// One transaction: up to `batch` of the session's events up to `last_seq`.
 async fn events_step(
     db: &DatabaseConnection,
     session: &str,
+    last_seq: i64,
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
@@ -92,6 +107,8 @@ async fn events_step(
         "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = "
     ))
     .bind(session)
+    .push(" AND seq <= ")
+    .bind(last_seq)
     .push(" ORDER BY seq LIMIT ")
     .bind(batch as i64);
     // Waits for (rather than skips) rows a retention batch holds: they must be gone or ours.
