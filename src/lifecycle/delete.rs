@@ -221,11 +221,14 @@ async fn tidy(
          WHERE session_id IN "
     );
     delete_in(txn, &bounds, sessions).await?;
+    // `+e.application_id`: not an index term, so the session's own index is used; otherwise
+    // SQLite picks `(application_id, timestamp, seq)` and reads all of the application's
+    // events for every pair (measured: retention of 300k events did not finish in 10 min).
     deleted.session_applications = delete_in(
         txn,
         "DELETE FROM session_applications WHERE NOT EXISTS (SELECT 1 FROM events e \
            WHERE e.session_id = session_applications.session_id \
-           AND e.application_id = session_applications.application_id \
+           AND +e.application_id = session_applications.application_id \
            AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)) \
          AND session_id IN ",
         sessions,
