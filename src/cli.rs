@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate`, `process`, `import`, `schema`, and the
-//! administration of applications (`app …`) and API keys (`key …`).
+//! administration of applications (`app …`) and API keys (`key …`); the data lifecycle
+//! commands `erase`, `export` and `retention …` live in their own files below `cli/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,10 @@ use crate::error::AppError;
 use crate::ingest::import::{ImportContext, import_ndjson};
 use crate::ingest::registry::Registry;
 use crate::{db, graphql, processing, server};
+
+mod erase;
+mod export;
+mod retention;
 
 /// The Eye: self-hosted event collection.
 #[derive(Debug, Parser)]
@@ -54,6 +59,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Erase a session: its events and rejected events of every application, with every
+    /// count adjusted and an audit entry.
+    Erase(erase::EraseArgs),
+    /// Stream events out as NDJSON (what `import` reads) or CSV.
+    Export(export::ExportArgs),
+    /// Per-application retention, and retention on demand.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
 }
 
 /// Application commands.
@@ -346,6 +359,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::App(command) => run_app(command).await,
         Command::Key(command) => run_key(command).await,
+        Command::Erase(args) => erase::run(args).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Retention(command) => retention::run(command).await,
     }
 }
 

@@ -239,6 +239,44 @@ pub struct ProcessingSettings {
     /// Events claimed and aggregated in one transaction.
     #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = 5_000)]
     pub process_batch_size: u64,
+    /// Days events are kept (by their timestamp, in whole hours), unless their application has
+    /// its own retention; unset: forever.
+    #[arg(long, env = "EYE_RETENTION_DAYS", value_parser = retention_days)]
+    pub retention_days: Option<u32>,
+    /// Days rejected events are kept (by time received); unset: forever.
+    #[arg(long, env = "EYE_ERROR_RETENTION_DAYS", value_parser = retention_days)]
+    pub error_retention_days: Option<u32>,
+    /// Time between two retention runs of the background job.
+    #[arg(long, env = "EYE_RETENTION_INTERVAL_MS", default_value_t = 60_000)]
+    pub retention_interval_ms: u64,
+    /// Events (or rejected events) deleted per transaction by retention and erasure: small, so
+    /// that a deletion holds SQLite's one writer no longer than a job step.
+    #[arg(long, env = "EYE_DELETE_BATCH_SIZE", default_value_t = 2_000)]
+    pub delete_batch_size: u64,
+}
+
+impl ProcessingSettings {
+    /// The retention the background job applies.
+    pub fn retention(&self) -> crate::lifecycle::RetentionPolicy {
+        crate::lifecycle::RetentionPolicy {
+            default_days: self.retention_days,
+            error_days: self.error_retention_days,
+            batch_size: self.delete_batch_size,
+        }
+    }
+}
+
+/// A retention of 1 to [`crate::lifecycle::retention::MAX_RETENTION_DAYS`] days.
+fn retention_days(raw: &str) -> Result<u32, String> {
+    let days: i64 = raw.parse().map_err(|e| format!("{e}"))?;
+    crate::lifecycle::RetentionDays::parse(days)
+        .map(|d| d.days())
+        .map_err(|_| {
+            format!(
+                "a retention is 1 to {} days",
+                crate::lifecycle::retention::MAX_RETENTION_DAYS
+            )
+        })
 }
 
 impl Default for ProcessingSettings {
@@ -246,6 +284,10 @@ impl Default for ProcessingSettings {
         Self {
             process_interval_ms: 100,
             process_batch_size: 5_000,
+            retention_days: None,
+            error_retention_days: None,
+            retention_interval_ms: 60_000,
+            delete_batch_size: 2_000,
         }
     }
 }

@@ -221,6 +221,18 @@ impl Sql {
         self
     }
 
+    /// Appends `(v1, v2, …)`, each value bound (`values` must not be empty).
+    pub fn bind_list<V: Into<Value> + Clone>(&mut self, values: &[V]) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value.clone());
+        }
+        self.push(")")
+    }
+
     /// The backend this statement is written for.
     pub fn backend(&self) -> DbBackend {
         self.backend

@@ -17,6 +17,7 @@
 //! - [`domain`]: types that parse (timestamps, session ids, event types, event ids).
 //! - [`ingest`]: the event-type registry, per-event validation and the group-commit writer.
 //! - [`processing`]: the background job (`run_once` and the loop around it).
+//! - [`lifecycle`]: retention, erasure of a session, and export: how data leaves.
 //! - [`query`]: read services for events, sessions, counts and errors.
 //! - [`entities`]: sea-orm entities; the schema itself lives in the `migration` crate.
 //! - [`config`], [`cli`], [`db`], [`clock`], [`error`]: settings, commands, connections, time and
@@ -37,6 +38,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod ingest;
+pub mod lifecycle;
 pub mod live;
 pub mod processing;
 pub mod query;

@@ -33,6 +33,7 @@ const QUERY = `query {
 const QUERY_FIELDS = [
   "apiKeys",
   "applications",
+  "erasures",
   "event",
   "eventCounts",
   "eventErrors",

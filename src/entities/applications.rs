@@ -11,6 +11,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Comma-separated CIDRs the application's keys may be used from; `None`: anywhere.
     pub allowed_ips: Option<String>,
+    /// Days its events are kept; `None`: the server's `--retention-days`.
+    pub retention_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

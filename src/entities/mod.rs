@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod erasures;
 pub mod event_error_codes;
 pub mod event_errors;
 pub mod event_types;

@@ -24,6 +24,8 @@ pub struct ManagedApplication {
     pub created_at: DateTime,
     /// The addresses and CIDR ranges its keys may be used from; null: any address.
     pub allowed_ips: Option<Vec<String>>,
+    /// Days its events are kept; null: the server's `--retention-days` (which may be forever).
+    pub retention_days: Option<i32>,
 }
 
 impl TryFrom<app_entity::Model> for ManagedApplication {
@@ -36,6 +38,7 @@ impl TryFrom<app_entity::Model> for ManagedApplication {
             name: app.name,
             created_at: app.created_at.into(),
             allowed_ips,
+            retention_days: app.retention_days,
         })
     }
 }
@@ -121,7 +124,7 @@ pub struct CreateApiKeyInput {
     pub scopes: Vec<KeyScope>,
 }
 
-fn parse_id(id: &ID, what: &str) -> AppResult<i32> {
+pub(super) fn parse_id(id: &ID, what: &str) -> AppResult<i32> {
     id.parse::<i32>()
         .map_err(|_| AppError::BadInput(format!("`{}` is not a valid {what} id", id.as_str())))
 }

@@ -12,6 +12,7 @@ pub mod event_errors;
 pub mod event_types;
 pub mod events;
 pub mod ingest;
+pub mod lifecycle;
 pub mod live;
 pub mod nesting;
 pub mod processing;
@@ -34,6 +35,7 @@ pub struct Query(
     event_errors::EventErrorsQuery,
     event_types::EventTypesQuery,
     admin::AdminQuery,
+    lifecycle::LifecycleQuery,
 );
 
 /// The mutation root.
@@ -43,6 +45,7 @@ pub struct Mutation(
     event_types::EventTypesMutation,
     processing::ProcessingMutation,
     admin::AdminMutation,
+    lifecycle::LifecycleMutation,
 );
 
 /// The schema type served by The Eye.

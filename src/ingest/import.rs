@@ -1,5 +1,6 @@
 //! `the-eye import`: loading events from NDJSON, one event per line in the JSON shape of
-//! `EventInput` (`id`, `sessionId`, `category`, `name`, `data`, `timestamp`).
+//! `EventInput` (`id`, `sessionId`, `category`, `name`, `data`, `timestamp`), as `the-eye export`
+//! writes it.
 //!
 //! Each line is validated by the same [`Validator`] as a `recordEvents` event and stored by the
 //! writer's own [`commit_group`], so an imported event is indistinguishable from one sent over the
@@ -13,6 +14,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -58,7 +60,9 @@ pub struct ImportContext {
     pub clock: Arc<dyn Clock>,
 }
 
-/// One line, in the shape of the GraphQL `EventInput`.
+/// One line, in the shape of the GraphQL `EventInput`. The metadata that `the-eye export` adds
+/// (`application`, `receivedAt`, `cursor`) is accepted and ignored, so an export loads back
+/// as it is; any other field makes the line unreadable.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Line {
@@ -68,6 +72,12 @@ struct Line {
     name: String,
     data: Value,
     timestamp: Value,
+    #[serde(default, rename = "application")]
+    _application: IgnoredAny,
+    #[serde(default, rename = "receivedAt")]
+    _received_at: IgnoredAny,
+    #[serde(default, rename = "cursor")]
+    _cursor: IgnoredAny,
 }
 
 /// Imports every line of `source`.

@@ -82,6 +82,23 @@ impl Deltas {
         }
         deltas
     }
+
+    /// What removing already aggregated `events` takes away: the same keys with negated
+    /// counts. First and last seen are those of the removed events, which lie within the stored
+    /// range, so the job's min/max upsert leaves them; the deleter recomputes them afterwards.
+    /// Pairs of `session_applications` are left out: a pair goes only when none of the
+    /// session's events from that application is left, which only the database can tell.
+    pub fn removing(events: &[ClaimedEvent]) -> Self {
+        let mut deltas = Self::from_events(events);
+        deltas.session_applications.clear();
+        deltas
+            .sessions
+            .values_mut()
+            .for_each(|s| s.count = -s.count);
+        deltas.session_types.values_mut().for_each(|n| *n = -*n);
+        deltas.hourly.values_mut().for_each(|n| *n = -*n);
+        deltas
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +138,18 @@ mod tests {
         assert_eq!(d.hourly[&(nine, "c".into(), "a".into())], 1);
         assert_eq!(d.hourly[&(ten, "c".into(), "a".into())], 2);
         assert_eq!(d.hourly[&(nine, "c".into(), "b".into())], 1);
+    }
+
+    #[test]
+    fn removing_negates_every_count_and_keeps_no_pairs() {
+        let events = [
+            event("s1", "a", 1, "2021-01-01T09:59:59Z"),
+            event("s1", "a", 2, "2021-01-01T10:00:00Z"),
+        ];
+        let d = Deltas::removing(&events);
+        assert_eq!(d.sessions["s1"].count, -2);
+        assert!(d.session_applications.is_empty());
+        assert_eq!(d.session_types[&("s1".into(), "c".into(), "a".into())], -2);
+        assert_eq!(d.hourly.values().copied().collect::<Vec<_>>(), vec![-1, -1]);
     }
 }

@@ -129,7 +129,10 @@ pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
     sql.build()
 }
 
-async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
+/// Adds `deltas` to the aggregates with atomic upserts, locking rows in key order (sessions,
+/// pairs, session types, hours) so that concurrent writers cannot deadlock. Deleters pass
+/// negative deltas ([`Deltas::removing`]).
+pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     let sessions: Vec<_> = deltas.sessions.iter().collect();
     for chunk in sessions.chunks(UPSERT_CHUNK_ROWS) {

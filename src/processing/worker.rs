@@ -1,25 +1,32 @@
 //! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps until no work is
-//! left, and stops when shutdown is signalled, after the step it is in. A failed run is logged and retried on
-//! the next tick; the transaction design makes retries safe.
+//! left, applies retention every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and
+//! stops when shutdown is signalled, after the step it is in. A failed run is logged and
+//! retried on the next tick; the transaction design makes retries safe.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::job::run_once;
+use crate::clock::Clock;
 use crate::config::ProcessingSettings;
+use crate::lifecycle::apply_retention;
 
 /// Starts the loop. It ends when `shutdown` turns `true` (or its sender is dropped), after
-/// finishing the step it is in.
+/// finishing the step it is in. `clock` says when "now" is for retention cutoffs.
 pub fn spawn(
     db: DatabaseConnection,
     settings: ProcessingSettings,
+    clock: Arc<dyn Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(settings.process_interval_ms.max(1));
+        let retention_every = Duration::from_millis(settings.retention_interval_ms.max(1));
+        let mut retention_due = Instant::now();
         let batch_size = settings.process_batch_size.max(1);
         loop {
             if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
@@ -36,6 +43,24 @@ pub fn spawn(
                     }
                 }
             }
+            if Instant::now() >= retention_due && !*shutdown.borrow() {
+                retention_due = Instant::now() + retention_every;
+                retain(&db, &settings, clock.as_ref()).await;
+            }
         }
     })
+}
+
+/// One retention run, if any retention is configured (applications' own included).
+async fn retain(db: &DatabaseConnection, settings: &ProcessingSettings, clock: &dyn Clock) {
+    match apply_retention(db, settings.retention(), clock.now()).await {
+        Ok(report) if report.batches > 0 => tracing::info!(
+            events = report.deleted.events,
+            event_errors = report.deleted.event_errors,
+            batches = report.batches,
+            "retention deleted expired data"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = ?err, "retention failed; will retry"),
+    }
 }

@@ -58,7 +58,7 @@ pub async fn session_applications(
     id: &str,
 ) -> AppResult<Vec<applications::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT id, name, created_at, allowed_ips FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE session_id = ")
+    sql.push("SELECT id, name, created_at, allowed_ips, retention_days FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE session_id = ")
         .bind(id)
         .push(" UNION SELECT application_id FROM events WHERE session_id = ")
         .bind(id)
@@ -71,6 +71,7 @@ pub async fn session_applications(
                 name: row.try_get("", "name")?,
                 created_at: row.try_get("", "created_at")?,
                 allowed_ips: row.try_get("", "allowed_ips")?,
+                retention_days: row.try_get("", "retention_days")?,
             })
         })
         .collect()

@@ -4,7 +4,8 @@
 //! - `GET /graphql`: GraphiQL, with its assets under `/graphiql/assets/`;
 //! - `GET /dashboard`: the dashboard, with its assets under `/dashboard/assets/`; `GET /`
 //!   redirects there;
-//! - `GET /health`: the process is up; `GET /ready`: the database answers.
+//! - `GET /health`: the process is up; `GET /ready`: the database answers;
+//! - `GET /export`: events streamed as NDJSON (scope `read`), see [`export`].
 //!
 //! Connections are accepted and served by [`connections`], which bounds how many are open and
 //! how long each phase of one may take. Every request passes through the middleware stack of
@@ -49,6 +50,7 @@ use crate::{checkpoint, dashboard, db, graphiql, processing};
 
 mod connections;
 mod descriptors;
+mod export;
 mod introspection;
 mod layers;
 mod websocket;
@@ -114,6 +116,7 @@ pub async fn serve_with_clock(
     let worker = processing::worker::spawn(
         write_db.clone(),
         settings.processing.clone(),
+        clock.clone(),
         stopped.clone(),
     );
     let refresher = spawn_registry_refresh(
@@ -174,6 +177,7 @@ fn router(state: HttpState) -> Router {
         .route("/graphql/ws", get(websocket::graphql_ws))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/export", get(export::export))
         .with_state(state)
         .merge(graphiql::asset_router())
         .merge(dashboard::router())

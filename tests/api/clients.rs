@@ -54,7 +54,8 @@ async fn the_standard_introspection_query_is_answered_under_the_default_limits()
                 "eventErrors",
                 "eventTypes",
                 "applications",
-                "apiKeys"
+                "apiKeys",
+                "erasures"
             ]
         );
     }

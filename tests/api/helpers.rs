@@ -44,6 +44,14 @@ pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
     spawn(|_| {}, Some(ManualClock::new(now))).await
 }
 
+/// Spawns the app with a clock fixed at `now`, after letting `configure` change the settings.
+pub async fn spawn_app_at_with(
+    now: DateTime<Utc>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn(configure, Some(ManualClock::new(now))).await
+}
+
 async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database(&dir).await;
