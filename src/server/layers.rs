@@ -78,6 +78,7 @@ async fn limit_body(State(max_bytes): State<usize>, request: Request, next: Next
 }
 
 fn body_too_large(max_bytes: usize) -> Response {
+    crate::telemetry::meters::refused("LIMIT_EXCEEDED");
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "LIMIT_EXCEEDED",
