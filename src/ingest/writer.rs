@@ -213,9 +213,7 @@ async fn commit_and_answer(db: &DatabaseConnection, group: Vec<Pending>) -> bool
             tracing::error!(error = %err, batches = group.len(), "group commit failed");
             for pending in group {
                 let answer = if transient {
-                    AppError::Unavailable(
-                        "the database is unavailable; retrying is safe".into(),
-                    )
+                    AppError::Unavailable("the database is unavailable; retrying is safe".into())
                 } else {
                     AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
                 };

@@ -67,13 +67,19 @@ pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResu
 pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
     let started = Instant::now();
     let result = step(db, batch_size).await;
-    meters::job_step(result.as_ref().ok().map(|(events, _)| *events), started.elapsed());
+    meters::job_step(
+        result.as_ref().ok().map(|(events, _)| *events),
+        started.elapsed(),
+    );
     if let Ok((events, sessions)) = &result {
         let span = tracing::Span::current();
         span.record("events", events);
         span.record("sessions", sessions);
         if *events > 0 {
-            tracing::debug!(duration_ms = started.elapsed().as_millis() as u64, "job step committed");
+            tracing::debug!(
+                duration_ms = started.elapsed().as_millis() as u64,
+                "job step committed"
+            );
         }
     }
     result

@@ -44,7 +44,9 @@ pub async fn spawn(
         .await
         .with_context(|| format!("listening for metrics on {address}"))?;
     let handle = exporter::install();
-    let bound = listener.local_addr().context("reading the metrics address")?;
+    let bound = listener
+        .local_addr()
+        .context("reading the metrics address")?;
     tracing::info!(address = %bound, "metrics are served at /metrics");
     let app = Router::new()
         .route("/metrics", get(metrics))

@@ -258,11 +258,14 @@ async fn answer_graphql(
     if let BatchRequest::Batch(operations) = &request
         && operations.len() > state.max_batch_operations
     {
-        return refusal(log, AppError::LimitExceeded(format!(
-            "a batched request holds at most {} operations (EYE_MAX_BATCH_OPERATIONS); this one has {}",
-            state.max_batch_operations,
-            operations.len()
-        )));
+        return refusal(
+            log,
+            AppError::LimitExceeded(format!(
+                "a batched request holds at most {} operations (EYE_MAX_BATCH_OPERATIONS); this one has {}",
+                state.max_batch_operations,
+                operations.len()
+            )),
+        );
     }
     if let Err(err) = check_nesting(&request, state.max_query_nesting) {
         return refusal(log, err);

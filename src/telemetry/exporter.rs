@@ -56,7 +56,10 @@ fn builder() -> PrometheusBuilder {
 
 fn describe() {
     describe_gauge!(m::BUILD_INFO, "Build information; always 1.");
-    describe_counter!(m::EVENTS, "Events answered by recordEvents, by application and status.");
+    describe_counter!(
+        m::EVENTS,
+        "Events answered by recordEvents, by application and status."
+    );
     describe_counter!(
         m::REJECTION_REASONS,
         "Reasons of rejected events, by application and reason code."
@@ -88,8 +91,14 @@ fn describe() {
         metrics::Unit::Seconds,
         "Age of the oldest event not yet aggregated."
     );
-    describe_gauge!(m::POOL_CONNECTIONS, "Database pool connections, by pool and state.");
-    describe_counter!(m::REFUSALS, "Requests or operations refused, by error code.");
+    describe_gauge!(
+        m::POOL_CONNECTIONS,
+        "Database pool connections, by pool and state."
+    );
+    describe_counter!(
+        m::REFUSALS,
+        "Requests or operations refused, by error code."
+    );
 }
 
 /// What a scrape reads besides the recorder.
@@ -127,11 +136,19 @@ fn pool_gauges(db: &DatabaseConnection, name: &'static str) {
     let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         _ => return,
     };
