@@ -47,7 +47,7 @@ pub async fn spawn(
     let bound = listener
         .local_addr()
         .context("reading the metrics address")?;
-    tracing::info!(address = %bound, "metrics are served at /metrics");
+    tracing::info!(metrics_address = %bound, "metrics are served at /metrics");
     let app = Router::new()
         .route("/metrics", get(metrics))
         .with_state(MetricsState {

@@ -13,6 +13,7 @@ mod import;
 mod ingest;
 mod instances;
 mod limits;
+mod logs;
 mod operations;
 mod outage;
 mod plans;
