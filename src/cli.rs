@@ -17,6 +17,7 @@ use crate::entities::applications as app_entity;
 use crate::error::AppError;
 use crate::ingest::import::{ImportContext, import_ndjson};
 use crate::ingest::registry::Registry;
+use crate::telemetry::logs::LogFormat;
 use crate::{db, graphql, processing, server};
 
 mod erase;
@@ -30,6 +31,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as human-readable `text` or as one JSON object per line (`json`).
+    #[arg(long, global = true, env = "EYE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The commands.

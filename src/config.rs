@@ -368,6 +368,10 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "EYE_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+    /// Address of the Prometheus metrics listener (`GET /metrics`), separate from the API's so
+    /// that it is never exposed with it. Unset: no metrics are collected or served.
+    #[arg(long, env = "EYE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Database connection.
     #[command(flatten)]
     pub database: DatabaseSettings,
@@ -392,6 +396,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            metrics_listen: None,
             database: DatabaseSettings::default(),
             ingest: IngestSettings::default(),
             processing: ProcessingSettings::default(),

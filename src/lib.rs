@@ -23,6 +23,7 @@
 //! - [`config`], [`cli`], [`db`], [`clock`], [`error`]: settings, commands, connections, time and
 //!   the error taxonomy; [`checkpoint`]: SQLite's write-ahead log copied back off the commit path;
 //!   [`shutdown`]: the signal that stops background tasks.
+//! - [`telemetry`]: Prometheus metrics, the log format, and the one line logged per request.
 
 pub mod auth;
 pub mod checkpoint;
@@ -45,3 +46,4 @@ pub mod query;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod telemetry;

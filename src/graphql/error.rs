@@ -8,17 +8,7 @@ use async_graphql::{Error, ErrorExtensions};
 
 use crate::error::AppError;
 
-tokio::task_local! {
-    /// The id of the request being served, for logs and for `INTERNAL` answers.
-    pub static REQUEST_ID: String;
-}
-
-/// The current request's id, or `-` outside a request.
-pub fn request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.clone())
-        .unwrap_or_else(|_| "-".into())
-}
+pub use crate::telemetry::{REQUEST_ID, request_id};
 
 impl From<AppError> for Error {
     fn from(err: AppError) -> Self {

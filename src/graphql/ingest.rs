@@ -1,5 +1,7 @@
 //! `recordEvents`: the batch mutation applications call.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{require, state};
@@ -9,6 +11,7 @@ use crate::domain::Reason;
 use crate::error::AppError;
 use crate::ingest::validate::RawEvent;
 use crate::ingest::{self, EventOutcome};
+use crate::telemetry::request_log::RequestLog;
 
 /// One event as an application sends it.
 #[derive(InputObject)]
@@ -147,7 +150,18 @@ impl IngestMutation {
             })
             .collect();
         match ingest::record_events(state(ctx), caller, inputs).await {
-            Ok(outcomes) => Ok(payload(outcomes)),
+            Ok(outcomes) => {
+                let payload = payload(outcomes);
+                if let Ok(log) = ctx.data::<Arc<RequestLog>>() {
+                    let count = |n: i32| u64::try_from(n).unwrap_or(0);
+                    log.add_events(
+                        count(payload.accepted),
+                        count(payload.duplicates),
+                        count(payload.rejected),
+                    );
+                }
+                Ok(payload)
+            }
             Err(err) => {
                 if let AppError::RateLimited { retry_after_ms, .. } = &err {
                     let seconds = retry_after_ms.div_ceil(1_000).max(1);

@@ -6,10 +6,13 @@ pub mod registry;
 pub mod validate;
 pub mod writer;
 
+use std::time::Instant;
+
 use crate::auth::Caller;
 use crate::domain::Reason;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::telemetry::meters;
 use validate::{RawEvent, Validator};
 use writer::WriteBatch;
 
@@ -40,8 +43,28 @@ pub struct EventOutcome {
 }
 
 /// Validates and stores a batch for `caller`, answering once it is committed. A batch over
-/// the size limit or the key's event rate is refused whole, before anything is stored.
+/// the size limit or the key's event rate is refused whole, before anything is stored. Each
+/// answer moves the ingest metrics; the span names the application and the batch size, never
+/// the events' contents.
+#[tracing::instrument(name = "record_events", skip_all, fields(application = %caller.application_name, events = inputs.len()))]
 pub async fn record_events(
+    state: &AppState,
+    caller: &Caller,
+    inputs: Vec<RawEvent>,
+) -> AppResult<Vec<EventOutcome>> {
+    let started = Instant::now();
+    let result = validate_and_store(state, caller, inputs).await;
+    match &result {
+        Ok(outcomes) => {
+            meters::events_answered(&caller.application_name, outcomes);
+            meters::record_answered("ok", started.elapsed());
+        }
+        Err(err) => meters::record_answered(err.code(), started.elapsed()),
+    }
+    result
+}
+
+async fn validate_and_store(
     state: &AppState,
     caller: &Caller,
     inputs: Vec<RawEvent>,

@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{OnConflict, Query};
@@ -26,12 +26,14 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::validate::{RejectedEvent, ValidEvent};
 use crate::config::IngestSettings;
 use crate::entities::{event_error_codes, event_errors, events};
 use crate::error::{AppError, AppResult};
 use crate::live::{self, Commit, Live};
+use crate::telemetry::meters;
 
 /// Rows per multi-row `INSERT`; keeps the bound parameters far below SQLite's limit.
 const INSERT_CHUNK_ROWS: usize = 500;
@@ -64,6 +66,8 @@ pub struct WriteOutcome {
 
 struct Pending {
     batch: WriteBatch,
+    /// The request that sent the batch, named in the span of the commit that stores it.
+    request_id: String,
     reply: oneshot::Sender<AppResult<WriteOutcome>>,
 }
 
@@ -108,9 +112,14 @@ impl Writer {
     /// Stores a batch and returns once it is committed (or failed, or timed out).
     pub async fn write(&self, batch: WriteBatch) -> AppResult<WriteOutcome> {
         let (reply, answer) = oneshot::channel();
+        let request_id = crate::telemetry::request_id();
         let work = async {
             self.queue
-                .send(Pending { batch, reply })
+                .send(Pending {
+                    batch,
+                    request_id,
+                    reply,
+                })
                 .await
                 .map_err(|_| AppError::Unavailable("the service is shutting down".into()))?;
             answer
@@ -156,60 +165,86 @@ async fn run(
     max_events: usize,
     live: Arc<Live>,
 ) {
-    // On PostgreSQL the commit itself notifies every instance (see [`commit_group`]).
-    let announce = |stored: Commit| {
-        if db.get_database_backend() != DbBackend::Postgres {
-            live.announce(stored);
-        }
-    };
     while let Some(group) = next_group(&rx, max_events).await {
-        let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
-        let mut result = commit_group(&db, &batches).await;
-        // Two groups inserting the same retried ids in opposite orders (PostgreSQL, several
-        // writers or instances) can deadlock; PostgreSQL then rolls one back, which is safe
-        // to run again. Rows keep their arrival order, which is the tie-break between events
-        // with equal timestamps, so conflicts are retried rather than avoided by sorting.
-        for _ in 0..CONFLICT_RETRIES {
-            match &result {
-                Err(err) if crate::db::is_conflict(err) => {
-                    tracing::debug!(error = %err, "group commit conflicted; running it again");
-                    result = commit_group(&db, &batches).await;
-                }
-                _ => break,
+        // The group's span names every request it answers: that is how a request id leads to
+        // the commit that stored its events (several requests share one commit).
+        let rows: usize = group
+            .iter()
+            .map(|p| p.batch.events.len() + p.batch.rejected.len())
+            .sum();
+        let batches = group.len();
+        let request_ids: Vec<&str> = group.iter().map(|p| p.request_id.as_str()).collect();
+        let span = tracing::info_span!("group_commit", batches, rows, request_ids = %request_ids.join(","));
+        let started = Instant::now();
+        let ok = commit_and_answer(&db, group, &live)
+            .instrument(span.clone())
+            .await;
+        let elapsed = started.elapsed();
+        meters::group_committed(rows, batches, elapsed, ok);
+        span.in_scope(|| {
+            tracing::debug!(ok, duration_ms = elapsed.as_millis() as u64, "group commit");
+        });
+    }
+}
+
+/// Hands what a commit stored to this instance's subscribers. On PostgreSQL the commit itself
+/// notifies every instance (see [`commit_group`]), so nothing is announced here.
+fn announce(db: &DatabaseConnection, live: &Live, stored: Commit) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        live.announce(stored);
+    }
+}
+
+/// Commits a group and answers each of its requests; `false` when the group failed (whether or
+/// not its batches then succeeded one by one).
+async fn commit_and_answer(db: &DatabaseConnection, group: Vec<Pending>, live: &Live) -> bool {
+    let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
+    let mut result = commit_group(db, &batches).await;
+    // Two groups inserting the same retried ids in opposite orders (PostgreSQL, several
+    // writers or instances) can deadlock; PostgreSQL then rolls one back, which is safe
+    // to run again. Rows keep their arrival order, which is the tie-break between events
+    // with equal timestamps, so conflicts are retried rather than avoided by sorting.
+    for _ in 0..CONFLICT_RETRIES {
+        match &result {
+            Err(err) if crate::db::is_conflict(err) => {
+                tracing::debug!(error = %err, "group commit conflicted; running it again");
+                result = commit_group(db, &batches).await;
             }
+            _ => break,
         }
-        match result {
-            Ok(Committed { outcomes, stored }) => {
-                announce(stored);
-                for (pending, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(Ok(outcome));
-                }
+    }
+    match result {
+        Ok(Committed { outcomes, stored }) => {
+            announce(db, live, stored);
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(Ok(outcome));
             }
-            Err(err) if group.len() > 1 && !crate::db::is_transient(&err) => {
-                // One batch must not sink the others it was grouped with: retry each alone.
-                tracing::warn!(error = %err, batches = group.len(), "group commit failed; committing batches one by one");
-                for pending in group {
-                    let result = commit_group(&db, &[&pending.batch]).await.map(|c| {
-                        announce(c.stored);
-                        c.outcomes
-                    });
-                    let _ = pending.reply.send(answer_one(result));
-                }
+            true
+        }
+        Err(err) if group.len() > 1 && !crate::db::is_transient(&err) => {
+            // One batch must not sink the others it was grouped with: retry each alone.
+            tracing::warn!(error = %err, batches = group.len(), "group commit failed; committing batches one by one");
+            for pending in group {
+                let result = commit_group(db, &[&pending.batch]).await.map(|c| {
+                    announce(db, live, c.stored);
+                    c.outcomes
+                });
+                let _ = pending.reply.send(answer_one(result));
             }
-            Err(err) => {
-                let transient = crate::db::is_transient(&err);
-                tracing::error!(error = %err, batches = group.len(), "group commit failed");
-                for pending in group {
-                    let answer = if transient {
-                        AppError::Unavailable(
-                            "the database is unavailable; retrying is safe".into(),
-                        )
-                    } else {
-                        AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
-                    };
-                    let _ = pending.reply.send(Err(answer));
-                }
+            false
+        }
+        Err(err) => {
+            let transient = crate::db::is_transient(&err);
+            tracing::error!(error = %err, batches = group.len(), "group commit failed");
+            for pending in group {
+                let answer = if transient {
+                    AppError::Unavailable("the database is unavailable; retrying is safe".into())
+                } else {
+                    AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
+                };
+                let _ = pending.reply.send(Err(answer));
             }
+            false
         }
     }
 }

@@ -16,11 +16,13 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
 use super::aggregate::{ClaimedEvent, Deltas};
 use crate::db::Sql;
 use crate::error::AppResult;
+use crate::telemetry::meters;
 
 /// Rows per multi-row upsert statement.
 const UPSERT_CHUNK_ROWS: usize = 500;
@@ -59,8 +61,31 @@ pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResu
 }
 
 /// One step: claims and aggregates up to `batch_size` events in one transaction. Returns the
-/// numbers of events and of sessions it updated.
+/// numbers of events and of sessions it updated. Its span carries what it did, and the step
+/// moves the job metrics.
+#[tracing::instrument(name = "job_step", skip(db), fields(events, sessions))]
 pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
+    let started = Instant::now();
+    let result = step(db, batch_size).await;
+    meters::job_step(
+        result.as_ref().ok().map(|(events, _)| *events),
+        started.elapsed(),
+    );
+    if let Ok((events, sessions)) = &result {
+        let span = tracing::Span::current();
+        span.record("events", events);
+        span.record("sessions", sessions);
+        if *events > 0 {
+            tracing::debug!(
+                duration_ms = started.elapsed().as_millis() as u64,
+                "job step committed"
+            );
+        }
+    }
+    result
+}
+
+async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
     let txn = db.begin().await?;
     let claimed = claim(&txn, batch_size.max(1)).await?;
     if claimed.is_empty() {
@@ -208,4 +233,41 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
         txn.execute_raw(sql.build()).await?;
     }
     Ok(())
+}
+
+/// The job's work list as seen now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Events stored and not yet aggregated.
+    pub events: u64,
+    /// When the oldest of them (lowest `seq`) was received; `None` when none is waiting.
+    pub oldest_received_at: Option<DateTime<Utc>>,
+}
+
+/// Reads the backlog: the length of `event_queue` and the arrival time of its head (the same
+/// measure the benchmark harness reports as processing lag).
+pub async fn backlog(db: &DatabaseConnection) -> Result<Backlog, DbErr> {
+    let backend = db.get_database_backend();
+    let count = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM event_queue",
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    let oldest = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT e.received_at FROM events e \
+             WHERE e.seq = (SELECT MIN(seq) FROM event_queue)",
+        ))
+        .await?
+        .map(|row| row.try_get::<DateTime<Utc>>("", "received_at"))
+        .transpose()?;
+    Ok(Backlog {
+        events: u64::try_from(count).unwrap_or(0),
+        oldest_received_at: oldest,
+    })
 }

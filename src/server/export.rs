@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{HttpState, refusal};
+use super::{HttpState, refusal_response};
 use crate::auth::client_addr::client_addr;
 use crate::auth::{Authentication, Scope};
 use crate::domain::parse_timestamp;
@@ -94,7 +94,7 @@ pub(super) async fn export(
                 "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::OK,
             };
-            let mut response = refusal(err);
+            let mut response = refusal_response(err);
             if status != StatusCode::OK {
                 *response.status_mut() = status;
             }

@@ -141,6 +141,7 @@ fn body_too_slow(read_timeout: Duration) -> Response {
 }
 
 fn body_too_large(max_bytes: usize) -> Response {
+    crate::telemetry::meters::refused("LIMIT_EXCEEDED");
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "LIMIT_EXCEEDED",

@@ -5,18 +5,20 @@
 //! - `GET /dashboard`: the dashboard, with its assets under `/dashboard/assets/`; `GET /`
 //!   redirects there;
 //! - `GET /health`: the process is up; `GET /ready`: the database answers;
-//! - `GET /export`: events streamed as NDJSON (scope `read`), see [`export`].
+//! - `GET /export`: events streamed as NDJSON (scope `read`), see [`export`];
+//! - `GET /metrics` on the separate `--metrics-listen` address only (see [`metrics`]).
 //!
 //! Connections are accepted and served by [`connections`], which bounds how many are open and
 //! how long each phase of one may take. Every request passes through the middleware stack of
 //! [`layers`] (applied by [`with_layers`], which the tests use too). A GraphQL request is then
 //! authenticated once (key, scopes, the client's address against the application's allowlist),
-//! counted against its key's request rate, checked for bracket nesting, and executed.
+//! counted against its key's request rate, checked for bracket nesting, and executed; its span
+//! carries the request id, and one line is logged when it is answered ([`RequestLog`]).
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
@@ -31,6 +33,7 @@ use ipnet::IpNet;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::auth::client_addr::client_addr;
 use crate::auth::last_used::LastUsed;
@@ -46,6 +49,8 @@ use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
 use crate::live::{self, Live};
 use crate::state::AppState;
+use crate::telemetry::exporter::ScrapeSources;
+use crate::telemetry::request_log::RequestLog;
 use crate::{checkpoint, dashboard, db, graphiql, processing};
 
 mod connections;
@@ -53,6 +58,7 @@ mod descriptors;
 mod export;
 mod introspection;
 mod layers;
+pub mod metrics;
 mod websocket;
 
 use layers::error_response;
@@ -112,6 +118,17 @@ pub async fn serve_with_clock(
     let (stop, stopped) = watch::channel(false);
     let relay = live::spawn_relay(live.clone(), db.clone(), stopped.clone());
     let listener_task = live::spawn_postgres_listener(live.clone(), &db, stopped.clone());
+    let metrics_listener = match settings.metrics_listen {
+        Some(address) => {
+            let sources = ScrapeSources {
+                db: db.clone(),
+                write_db: write_db.clone(),
+                clock: clock.clone(),
+            };
+            Some(metrics::spawn(address, sources, stopped.clone()).await?)
+        }
+        None => None,
+    };
     let checkpointer = checkpoint::spawn(db.clone(), stopped.clone());
     let worker = processing::worker::spawn(
         write_db.clone(),
@@ -162,6 +179,9 @@ pub async fn serve_with_clock(
     if let Some(task) = listener_task {
         let _ = task.await;
     }
+    if let Some(listener) = metrics_listener {
+        let _ = listener.await;
+    }
     if tokio::time::timeout(WRITER_DRAIN_TIMEOUT, writer_task)
         .await
         .is_err()
@@ -185,7 +205,14 @@ fn router(state: HttpState) -> Router {
 
 /// A whole request refused for an [`AppError`] before execution, with a `Retry-After` header
 /// when it was rate limited.
-fn refusal(err: AppError) -> Response {
+fn refusal(log: &RequestLog, err: AppError) -> Response {
+    log.refused(err.code());
+    refusal_response(err)
+}
+
+/// The answer to a request refused for `err`, with a `Retry-After` header when it was rate
+/// limited.
+fn refusal_response(err: AppError) -> Response {
     let code = err.code();
     let retry_after_ms = match &err {
         AppError::RateLimited { retry_after_ms, .. } => Some(*retry_after_ms),
@@ -224,27 +251,50 @@ fn check_nesting(request: &BatchRequest, max: usize) -> Result<(), AppError> {
     }
 }
 
+/// Answers a GraphQL request inside a span carrying its id, then logs its one line.
 async fn graphql(
     State(state): State<HttpState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
+    let started = Instant::now();
+    let request_id = crate::telemetry::request_id();
+    let log = Arc::new(RequestLog::default());
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let response = answer_graphql(state, connect, headers, request, &log)
+        .instrument(span)
+        .await;
+    log.finish(&request_id, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn answer_graphql(
+    state: HttpState,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+    log: &Arc<RequestLog>,
+) -> Response {
     let request = match request {
         Ok(request) => request.into_inner(),
-        Err(rejection) => return unparsable_request(rejection),
+        Err(rejection) => return unparsable_request(rejection, log),
     };
+    log.set_operation(operation_names(&request));
     if let BatchRequest::Batch(operations) = &request
         && operations.len() > state.max_batch_operations
     {
-        return refusal(AppError::LimitExceeded(format!(
-            "a batched request holds at most {} operations (EYE_MAX_BATCH_OPERATIONS); this one has {}",
-            state.max_batch_operations,
-            operations.len()
-        )));
+        return refusal(
+            log,
+            AppError::LimitExceeded(format!(
+                "a batched request holds at most {} operations (EYE_MAX_BATCH_OPERATIONS); this one has {}",
+                state.max_batch_operations,
+                operations.len()
+            )),
+        );
     }
     if let Err(err) = check_nesting(&request, state.max_query_nesting) {
-        return refusal(err);
+        return refusal(log, err);
     }
     // Without connection info (a router served without it) the address is unknown and only an
     // application without an allowlist can be used: fail closed.
@@ -259,22 +309,42 @@ async fn graphql(
         .and_then(|v| v.to_str().ok());
     let auth = Authentication::from_header(&state.db, authorization, client).await;
     if let Some(caller) = auth.caller() {
+        log.set_caller(&caller.application_name, caller.key_id);
         if let Err(err) = state.rate_limits.check_request(caller.key_id) {
-            return refusal(err);
+            return refusal(log, err);
         }
         state
             .last_used
             .touch(&state.db, caller.key_id, state.clock.now());
     }
     let schema = schema_for(&request, &state);
-    let mut response = schema.execute_batch(request.data(auth)).await;
-    match &mut response {
-        BatchResponse::Single(single) => classify_unlabelled(&mut single.errors),
-        BatchResponse::Batch(many) => many
-            .iter_mut()
-            .for_each(|single| classify_unlabelled(&mut single.errors)),
+    let mut response = schema
+        .execute_batch(request.data(auth).data(log.clone()))
+        .await;
+    let singles = match &mut response {
+        BatchResponse::Single(single) => std::slice::from_mut(single),
+        BatchResponse::Batch(many) => many.as_mut_slice(),
+    };
+    for single in singles {
+        classify_unlabelled(&mut single.errors);
+        for error in &single.errors {
+            if let Some(async_graphql::Value::String(code)) =
+                error.extensions.as_ref().and_then(|ext| ext.get("code"))
+            {
+                log.refused(code);
+            }
+        }
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// The names the client gave its operations, for the request's log line.
+fn operation_names(request: &BatchRequest) -> String {
+    let names: Vec<&str> = request
+        .iter()
+        .map(|operation| operation.operation_name.as_deref().unwrap_or("anonymous"))
+        .collect();
+    names.join(",")
 }
 
 /// The schema to run `request` on: the one without a depth limit when every operation is an
@@ -294,7 +364,13 @@ fn schema_for<'a>(request: &BatchRequest, state: &'a HttpState) -> &'a AppSchema
 
 /// A body that is not a GraphQL request gets a GraphQL-shaped error with a stable code, not
 /// the parser's debug output.
-fn unparsable_request(rejection: GraphQLRejection) -> Response {
+fn unparsable_request(rejection: GraphQLRejection, log: &RequestLog) -> Response {
+    let too_large = matches!(rejection.0, ParseRequestError::PayloadTooLarge);
+    log.refused(if too_large {
+        "LIMIT_EXCEEDED"
+    } else {
+        "BAD_USER_INPUT"
+    });
     match rejection.0 {
         ParseRequestError::PayloadTooLarge => error_response(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -19,6 +19,7 @@ mod ingest;
 mod instances;
 mod limits;
 mod live;
+mod logs;
 mod operations;
 mod outage;
 mod plans;
