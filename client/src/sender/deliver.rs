@@ -1,0 +1,168 @@
+//! Delivering one batch: the request with its retries, splitting a batch the server finds too
+//! large, and matching the answer's results to the events. Every event of the batch gets
+//! exactly one [`Delivery`] and gives its room back, whatever the server answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::batcher::Pending;
+use super::outcome::{Delivery, DeliveryStatus};
+use super::{Counters, Shared};
+use crate::error::{Error, ErrorCode};
+use crate::operations::record_events::{
+    self, EventStatus, RecordEventsRecordEvents, RecordEventsRecordEventsResults,
+};
+
+/// Delivers `events`, splitting on `LIMIT_EXCEEDED`, and reports every event.
+pub(crate) async fn deliver(events: Vec<Pending>, shared: &Shared) {
+    let mut parts = vec![events];
+    while let Some(part) = parts.pop() {
+        match request_with_retries(&part, shared).await {
+            Ok(answer) => report(shared, match_results(part, answer.results)),
+            Err(e) if e.code() == Some(&ErrorCode::LimitExceeded) && part.len() > 1 => {
+                let mut first = part;
+                let second = first.split_off(first.len() / 2);
+                parts.push(second);
+                parts.push(first);
+            }
+            Err(e) => {
+                let error = Arc::new(e);
+                let failed = part.into_iter().map(|p| {
+                    let status = DeliveryStatus::NotDelivered {
+                        error: error.clone(),
+                    };
+                    delivery(p, None, status)
+                });
+                report(shared, failed.collect());
+            }
+        }
+    }
+}
+
+/// One `recordEvents` request, retried while retryable and before `give_up_after`.
+async fn request_with_retries(
+    part: &[Pending],
+    shared: &Shared,
+) -> Result<RecordEventsRecordEvents, Error> {
+    let body = request_body(part);
+    let give_up = Instant::now() + shared.config.give_up_after;
+    let mut attempt = 0;
+    loop {
+        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = shared
+            .client
+            .post::<record_events::ResponseData>(body.clone())
+            .await;
+        match answer {
+            Ok(data) => return Ok(data.record_events),
+            Err(e) if e.is_retryable() && Instant::now() < give_up => {
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                let wait = shared.config.backoff.delay(attempt, e.retry_after());
+                tracing::debug!(error = %e, ?wait, attempt, "recordEvents failed; retrying");
+                tokio::time::sleep_until((Instant::now() + wait).min(give_up)).await;
+                attempt = attempt.saturating_add(1);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The request body: the `RecordEvents` operation with the events' encodings spliced in.
+fn request_body(part: &[Pending]) -> Bytes {
+    use graphql_client::GraphQLQuery;
+    let query = crate::operations::RecordEvents::build_query(record_events::Variables {
+        events: Vec::new(),
+    });
+    // `{"variables":{"events":[]},"query":…,"operationName":…}` with the array filled in:
+    // the events are encoded once, at `send`, and never again.
+    let empty = serde_json::to_string(&query).unwrap_or_default();
+    let (head, tail) = empty
+        .split_once(r#""events":[]"#)
+        .unwrap_or((empty.as_str(), ""));
+    let size = part.iter().map(|p| p.encoded.len() + 1).sum::<usize>();
+    let mut body = String::with_capacity(empty.len() + size);
+    body.push_str(head);
+    body.push_str(r#""events":["#);
+    for (i, event) in part.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&event.encoded);
+    }
+    body.push(']');
+    body.push_str(tail);
+    Bytes::from(body)
+}
+
+/// Pairs each event with its result by `index`; an event without a (first) result for its
+/// index is not delivered: the answer was malformed, and nothing says it was stored.
+pub(crate) fn match_results(
+    part: Vec<Pending>,
+    results: Vec<RecordEventsRecordEventsResults>,
+) -> Vec<Delivery> {
+    let mut slots: Vec<Option<RecordEventsRecordEventsResults>> = Vec::new();
+    slots.resize_with(part.len(), || None);
+    for result in results {
+        if let Ok(i) = usize::try_from(result.index)
+            && let Some(slot) = slots.get_mut(i)
+            && slot.is_none()
+        {
+            *slot = Some(result);
+        }
+    }
+    part.into_iter()
+        .zip(slots)
+        .map(|(pending, result)| match result {
+            Some(result) => {
+                let status = match result.status {
+                    EventStatus::ACCEPTED => DeliveryStatus::Accepted,
+                    EventStatus::DUPLICATE => DeliveryStatus::Duplicate,
+                    EventStatus::REJECTED => DeliveryStatus::Rejected {
+                        reasons: result.errors,
+                        error_id: result.error_id,
+                    },
+                    EventStatus::Other(other) => not_delivered(format!("unknown status {other}")),
+                };
+                delivery(pending, result.id, status)
+            }
+            None => delivery(pending, None, not_delivered("no result for this event".into())),
+        })
+        .collect()
+}
+
+fn not_delivered(why: String) -> DeliveryStatus {
+    DeliveryStatus::NotDelivered {
+        error: Arc::new(Error::Malformed(why)),
+    }
+}
+
+fn delivery(pending: Pending, server_id: Option<String>, status: DeliveryStatus) -> Delivery {
+    Delivery {
+        seq: pending.seq,
+        id: pending.id.or(server_id),
+        event: pending.encoded,
+        status,
+    }
+}
+
+/// Counts the deliveries, hands them to the callback and frees their room.
+fn report(shared: &Shared, deliveries: Vec<Delivery>) {
+    let n = deliveries.len();
+    for delivery in deliveries {
+        count(&shared.counters, &delivery.status).fetch_add(1, Ordering::Relaxed);
+        (shared.on_delivery)(delivery);
+    }
+    shared.room.add_permits(n);
+}
+
+fn count<'a>(counters: &'a Counters, status: &DeliveryStatus) -> &'a AtomicU64 {
+    match status {
+        DeliveryStatus::Accepted => &counters.accepted,
+        DeliveryStatus::Duplicate => &counters.duplicates,
+        DeliveryStatus::Rejected { .. } => &counters.rejected,
+        DeliveryStatus::NotDelivered { .. } => &counters.not_delivered,
+    }
+}
