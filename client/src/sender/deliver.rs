@@ -166,3 +166,74 @@ fn count<'a>(counters: &'a Counters, status: &DeliveryStatus) -> &'a AtomicU64 {
         DeliveryStatus::NotDelivered { .. } => &counters.not_delivered,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::operations::record_events::RejectionCode;
+
+    fn pending(n: usize) -> Vec<Pending> {
+        (0..n)
+            .map(|i| Pending {
+                seq: 100 + i as u64,
+                id: Some(format!("e{i}")),
+                encoded: format!("{{\"n\":{i}}}"),
+            })
+            .collect()
+    }
+
+    fn result(index: i64, status: EventStatus) -> RecordEventsRecordEventsResults {
+        RecordEventsRecordEventsResults {
+            index,
+            id: None,
+            status,
+            error_id: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn status() -> impl Strategy<Value = EventStatus> {
+        prop_oneof![
+            Just(EventStatus::ACCEPTED),
+            Just(EventStatus::DUPLICATE),
+            Just(EventStatus::REJECTED),
+            ".*".prop_map(EventStatus::Other),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_event_gets_exactly_one_delivery_whatever_the_results(
+            n in 0usize..40,
+            results in prop::collection::vec((-3i64..50, status()), 0..60),
+        ) {
+            let results = results.into_iter().map(|(i, s)| result(i, s)).collect();
+            let deliveries = match_results(pending(n), results);
+            let seqs: Vec<u64> = deliveries.iter().map(|d| d.seq).collect();
+            prop_assert_eq!(seqs, (0..n as u64).map(|i| 100 + i).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn results_are_matched_by_index_and_missing_ones_are_not_delivered() {
+        let mut rejected = result(0, EventStatus::REJECTED);
+        rejected.errors.push(crate::Reason {
+            code: RejectionCode::SCHEMA_VIOLATION,
+            message: "m".into(),
+            path: Some("/data".into()),
+        });
+        let results = vec![result(2, EventStatus::DUPLICATE), rejected];
+        let deliveries = match_results(pending(3), results);
+        let statuses: Vec<String> = deliveries
+            .iter()
+            .map(|d| match &d.status {
+                DeliveryStatus::Rejected { reasons, .. } => crate::code_name(&reasons[0].code),
+                DeliveryStatus::NotDelivered { .. } => "NOT_DELIVERED".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(statuses, ["SCHEMA_VIOLATION", "NOT_DELIVERED", "Duplicate"]);
+    }
+}
