@@ -1,5 +1,7 @@
-//! The command line: `serve`, `migrate`, `process`, `import`, `schema`, and the
-//! administration of applications (`app …`) and API keys (`key …`).
+//! The command line: `serve`, `migrate`, `process`, `import`, `send` (in `cli/send.rs`),
+//! `schema`, and the administration of applications (`app …`) and API keys (`key …`).
+
+pub mod send;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +48,9 @@ pub enum Command {
     /// Load events from an NDJSON file (one `EventInput` object per line), validated and stored
     /// exactly as `recordEvents` would, in large transactions.
     Import(ImportArgs),
+    /// Send events from an NDJSON file (one `EventInput` object per line) to a running server
+    /// through the SDK: batched, retried, re-runnable; rejected lines go to a file.
+    Send(send::SendArgs),
     /// Print the GraphQL schema (SDL), as checked in at `schema.graphql`.
     Schema,
     /// Manage applications and their IP allowlists.
@@ -340,6 +345,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => import(args).await,
+        Command::Send(args) => send::run(args).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())

@@ -58,7 +58,14 @@ mod tests {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(1),
         };
-        for (attempt, ceiling_ms) in [(0, 100), (1, 200), (2, 400), (3, 800), (4, 1000), (30, 1000)] {
+        for (attempt, ceiling_ms) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (30, 1000),
+        ] {
             for _ in 0..100 {
                 let wait = backoff.delay(attempt, None).as_millis();
                 assert!(
@@ -73,7 +80,9 @@ mod tests {
     fn a_server_wait_is_honoured_never_shortened() {
         let backoff = Backoff::default();
         for _ in 0..100 {
-            let wait = backoff.delay(0, Some(Duration::from_millis(1500))).as_millis();
+            let wait = backoff
+                .delay(0, Some(Duration::from_millis(1500)))
+                .as_millis();
             assert!((1500..=1650).contains(&wait), "{wait} ms");
         }
     }

@@ -176,13 +176,14 @@ impl Client {
         &self,
     ) -> Result<process_events::ProcessEventsProcessEvents, Error> {
         let variables = process_events::Variables {};
-        Ok(self.execute::<ProcessEvents>(variables).await?.process_events)
+        Ok(self
+            .execute::<ProcessEvents>(variables)
+            .await?
+            .process_events)
     }
 
     /// `applications` (scope `admin`).
-    pub async fn applications(
-        &self,
-    ) -> Result<Vec<applications::ApplicationsApplications>, Error> {
+    pub async fn applications(&self) -> Result<Vec<applications::ApplicationsApplications>, Error> {
         let variables = applications::Variables {};
         Ok(self.execute::<Applications>(variables).await?.applications)
     }
@@ -222,7 +223,10 @@ impl Client {
         input: create_api_key::CreateApiKeyInput,
     ) -> Result<create_api_key::CreateApiKeyCreateApiKey, Error> {
         let variables = create_api_key::Variables { input };
-        Ok(self.execute::<CreateApiKey>(variables).await?.create_api_key)
+        Ok(self
+            .execute::<CreateApiKey>(variables)
+            .await?
+            .create_api_key)
     }
 
     /// `revokeApiKey` (scope `admin`).
@@ -231,7 +235,10 @@ impl Client {
         id: &str,
     ) -> Result<revoke_api_key::RevokeApiKeyRevokeApiKey, Error> {
         let variables = revoke_api_key::Variables { id: id.to_string() };
-        Ok(self.execute::<RevokeApiKey>(variables).await?.revoke_api_key)
+        Ok(self
+            .execute::<RevokeApiKey>(variables)
+            .await?
+            .revoke_api_key)
     }
 
     /// `rotateApiKey`: a new key with the same application and scopes (scope `admin`).
@@ -240,6 +247,9 @@ impl Client {
         id: &str,
     ) -> Result<rotate_api_key::RotateApiKeyRotateApiKey, Error> {
         let variables = rotate_api_key::Variables { id: id.to_string() };
-        Ok(self.execute::<RotateApiKey>(variables).await?.rotate_api_key)
+        Ok(self
+            .execute::<RotateApiKey>(variables)
+            .await?
+            .rotate_api_key)
     }
 }

@@ -47,6 +47,6 @@ pub use operations::record_events;
 pub use response::parse_response;
 pub use sender::{
     DEFAULT_BUFFER_EVENTS, DEFAULT_GIVE_UP_AFTER, DEFAULT_LINGER, DEFAULT_MAX_BATCH_BYTES,
-    DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_IN_FLIGHT, Delivery, DeliveryStatus, OnDelivery,
-    Reason, SendError, Sender, SenderConfig, Stats, TrySendError, code_name,
+    DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_IN_FLIGHT, Delivery, DeliveryStatus, OnDelivery, Reason,
+    SendError, Sender, SenderConfig, Stats, TrySendError, code_name,
 };

@@ -21,7 +21,7 @@ pub type JSON = serde_json::Value;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/RecordEvents.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -32,7 +32,7 @@ pub struct RecordEvents;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/EventsPage.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -43,7 +43,7 @@ pub struct EventsPage;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/Event.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -54,7 +54,7 @@ pub struct Event;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/Session.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -65,7 +65,7 @@ pub struct Session;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/EventCounts.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -76,7 +76,7 @@ pub struct EventCounts;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/EventErrors.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -87,7 +87,7 @@ pub struct EventErrors;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/EventTypes.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -98,7 +98,7 @@ pub struct EventTypes;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/DefineEventType.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -109,7 +109,7 @@ pub struct DefineEventType;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/ProcessEvents.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -120,7 +120,7 @@ pub struct ProcessEvents;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/Applications.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -131,7 +131,7 @@ pub struct Applications;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/CreateApplication.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -142,7 +142,7 @@ pub struct CreateApplication;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/SetApplicationAllowlist.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -153,7 +153,7 @@ pub struct SetApplicationAllowlist;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/ApiKeys.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -164,7 +164,7 @@ pub struct ApiKeys;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/CreateApiKey.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -175,7 +175,7 @@ pub struct CreateApiKey;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/RevokeApiKey.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]
@@ -186,7 +186,7 @@ pub struct RevokeApiKey;
 #[graphql(
     schema_path = "../schema.graphql",
     query_path = "../clients/operations/RotateApiKey.graphql",
-    response_derives = "Debug, Clone, PartialEq",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
     variables_derives = "Debug, Clone, PartialEq, Deserialize",
     skip_serializing_none
 )]

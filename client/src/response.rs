@@ -107,23 +107,47 @@ mod tests {
     /// (right keys, wrong types) come up often.
     fn answer_like() -> impl Strategy<Value = Value> {
         let key = prop::sample::select(vec![
-            "data", "errors", "recordEvents", "results", "index", "id", "status", "errors",
-            "extensions", "code", "retryAfterMs", "message", "accepted", "duplicates", "path",
+            "data",
+            "errors",
+            "recordEvents",
+            "results",
+            "index",
+            "id",
+            "status",
+            "errors",
+            "extensions",
+            "code",
+            "retryAfterMs",
+            "message",
+            "accepted",
+            "duplicates",
+            "path",
         ]);
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             any::<f64>().prop_map(|f| json!(f)),
-            prop::sample::select(vec!["ACCEPTED", "REJECTED", "RATE_LIMITED", "UNAVAILABLE", ""])
-                .prop_map(Value::from),
+            prop::sample::select(vec![
+                "ACCEPTED",
+                "REJECTED",
+                "RATE_LIMITED",
+                "UNAVAILABLE",
+                ""
+            ])
+            .prop_map(Value::from),
             ".*".prop_map(Value::from),
         ];
         leaf.prop_recursive(6, 64, 8, move |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
                 prop::collection::vec((key.clone(), inner), 0..6).prop_map(|fields| {
-                    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                    Value::Object(
+                        fields
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                    )
                 }),
             ]
         })
@@ -165,7 +189,8 @@ mod tests {
         assert_eq!(err.code(), Some(&ErrorCode::RateLimited));
         assert_eq!(err.retry_after(), Some(Duration::from_millis(1234)));
 
-        let without_ms = br#"{"errors":[{"message":"slow down","extensions":{"code":"RATE_LIMITED"}}]}"#;
+        let without_ms =
+            br#"{"errors":[{"message":"slow down","extensions":{"code":"RATE_LIMITED"}}]}"#;
         let err = parse_response::<ResponseData>(429, Some("2"), without_ms).unwrap_err();
         assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
     }
@@ -183,8 +208,8 @@ mod tests {
         ];
         for (code, retried) in cases {
             let body = json!({"errors": [{"message": "m", "extensions": {"code": code}}]});
-            let err = parse_response::<ResponseData>(200, None, body.to_string().as_bytes())
-                .unwrap_err();
+            let err =
+                parse_response::<ResponseData>(200, None, body.to_string().as_bytes()).unwrap_err();
             assert_eq!(err.is_retryable(), retried, "{code}");
             assert_eq!(err.code().map(ErrorCode::as_str), Some(code));
         }

@@ -24,14 +24,13 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `the-eye serve` on a free port against `database_url`.
     pub fn start(database_url: &str, args: &[&str]) -> Self {
+        Self::start_listening(database_url, "127.0.0.1:0", args)
+    }
+
+    /// Starts `the-eye serve` on `listen` (to come back on the same port after a kill).
+    pub fn start_listening(database_url: &str, listen: &str, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_the-eye"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
+            .args(["serve", "--listen", listen, "--database-url", database_url])
             .args(args)
             .env("EYE_LOG", "info")
             .stdout(Stdio::null())

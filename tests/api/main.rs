@@ -17,5 +17,6 @@ mod plans;
 mod processing;
 mod query;
 mod schema;
+mod sdk;
 mod validation;
 mod web;

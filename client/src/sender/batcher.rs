@@ -55,8 +55,7 @@ pub(crate) async fn run(mut commands: mpsc::UnboundedReceiver<Command>, shared: 
         match command {
             Some(Command::Event(event)) => {
                 let size = event.encoded.len() + 1;
-                if !batch.events.is_empty() && batch.bytes + size > shared.config.max_batch_bytes
-                {
+                if !batch.events.is_empty() && batch.bytes + size > shared.config.max_batch_bytes {
                     dispatch(&mut batch, &shared, &slots, &mut deliveries).await;
                 }
                 if batch.events.is_empty() {

@@ -128,7 +128,11 @@ pub(crate) fn match_results(
                 };
                 delivery(pending, result.id, status)
             }
-            None => delivery(pending, None, not_delivered("no result for this event".into())),
+            None => delivery(
+                pending,
+                None,
+                not_delivered("no result for this event".into()),
+            ),
         })
         .collect()
 }

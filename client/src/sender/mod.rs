@@ -30,8 +30,8 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use self::outcome::{Delivery, DeliveryStatus, Reason, code_name};
 use self::batcher::{Command, Pending};
+pub use self::outcome::{Delivery, DeliveryStatus, Reason, code_name};
 use crate::backoff::Backoff;
 use crate::client::Client;
 use crate::operations::record_events::EventInput;
