@@ -18,5 +18,6 @@ mod processing;
 mod query;
 mod schema;
 mod sdk;
+mod send;
 mod validation;
 mod web;
