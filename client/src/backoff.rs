@@ -37,7 +37,7 @@ impl Backoff {
         let mut rng = rand::rng();
         if let Some(wait) = retry_after {
             let spread = wait.as_micros().min(u128::from(u64::MAX)) as u64 / 10;
-            return wait + Duration::from_micros(rng.random_range(0..=spread));
+            return wait.saturating_add(Duration::from_micros(rng.random_range(0..=spread)));
         }
         let ceiling = self
             .initial
@@ -85,5 +85,6 @@ mod tests {
                 .as_millis();
             assert!((1500..=1650).contains(&wait), "{wait} ms");
         }
+        assert_eq!(backoff.delay(0, Some(Duration::MAX)), Duration::MAX);
     }
 }

@@ -62,7 +62,9 @@ async fn request_with_retries(
                 shared.counters.retries.fetch_add(1, Ordering::Relaxed);
                 let wait = shared.config.backoff.delay(attempt, e.retry_after());
                 tracing::debug!(error = %e, ?wait, attempt, "recordEvents failed; retrying");
-                tokio::time::sleep_until((Instant::now() + wait).min(give_up)).await;
+                // A server may ask for any wait; none outlasts `give_up_after`.
+                let until = Instant::now().checked_add(wait).unwrap_or(give_up);
+                tokio::time::sleep_until(until.min(give_up)).await;
                 attempt = attempt.saturating_add(1);
             }
             Err(e) => return Err(e),
