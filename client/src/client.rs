@@ -117,6 +117,28 @@ impl Client {
         Ok(data.record_events)
     }
 
+    /// `recordEvents` with events already encoded as JSON `EventInput` objects, spliced into
+    /// the request as they are (nothing is checked or added here: the server validates).
+    pub async fn record_encoded<S: AsRef<str>>(
+        &self,
+        events: &[S],
+    ) -> Result<record_events::RecordEventsRecordEvents, Error> {
+        let body = record_events_body(events.iter().map(AsRef::as_ref));
+        let data: record_events::ResponseData = self.post(body).await?;
+        Ok(data.record_events)
+    }
+
+    /// Any query text with JSON variables; returns `data` untyped. For ad-hoc queries (the
+    /// benchmark's); applications should prefer the typed methods.
+    pub async fn query_json(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        self.post(Bytes::from(body.to_string())).await
+    }
+
     /// `events`: one page of events (scope `read`).
     pub async fn events_page(
         &self,
@@ -252,4 +274,28 @@ impl Client {
             .await?
             .rotate_api_key)
     }
+}
+
+/// A `RecordEvents` request body with `events` (each one encoded `EventInput`) spliced into
+/// its variables: events are encoded once, by whoever made them, and never again.
+pub(crate) fn record_events_body<'a>(events: impl Iterator<Item = &'a str> + Clone) -> Bytes {
+    let query = RecordEvents::build_query(record_events::Variables { events: Vec::new() });
+    // `{"variables":{"events":[]},"query":…,"operationName":…}`, with the array filled in.
+    let empty = serde_json::to_string(&query).unwrap_or_default();
+    let (head, tail) = empty
+        .split_once(r#""events":[]"#)
+        .unwrap_or((empty.as_str(), ""));
+    let size = events.clone().map(|e| e.len() + 1).sum::<usize>();
+    let mut body = String::with_capacity(empty.len() + size);
+    body.push_str(head);
+    body.push_str(r#""events":["#);
+    for (i, event) in events.enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(event);
+    }
+    body.push(']');
+    body.push_str(tail);
+    Bytes::from(body)
 }

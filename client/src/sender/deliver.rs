@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::batcher::Pending;
 use super::outcome::{Delivery, DeliveryStatus};
 use super::{Counters, Shared};
+use crate::client::record_events_body;
 use crate::error::{Error, ErrorCode};
 use crate::operations::record_events::{
     self, EventStatus, RecordEventsRecordEvents, RecordEventsRecordEventsResults,
@@ -47,7 +47,7 @@ async fn request_with_retries(
     part: &[Pending],
     shared: &Shared,
 ) -> Result<RecordEventsRecordEvents, Error> {
-    let body = request_body(part);
+    let body = record_events_body(part.iter().map(|p| p.encoded.as_str()));
     let give_up = Instant::now() + shared.config.give_up_after;
     let mut attempt = 0;
     loop {
@@ -70,33 +70,6 @@ async fn request_with_retries(
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The request body: the `RecordEvents` operation with the events' encodings spliced in.
-fn request_body(part: &[Pending]) -> Bytes {
-    use graphql_client::GraphQLQuery;
-    let query = crate::operations::RecordEvents::build_query(record_events::Variables {
-        events: Vec::new(),
-    });
-    // `{"variables":{"events":[]},"query":…,"operationName":…}` with the array filled in:
-    // the events are encoded once, at `send`, and never again.
-    let empty = serde_json::to_string(&query).unwrap_or_default();
-    let (head, tail) = empty
-        .split_once(r#""events":[]"#)
-        .unwrap_or((empty.as_str(), ""));
-    let size = part.iter().map(|p| p.encoded.len() + 1).sum::<usize>();
-    let mut body = String::with_capacity(empty.len() + size);
-    body.push_str(head);
-    body.push_str(r#""events":["#);
-    for (i, event) in part.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&event.encoded);
-    }
-    body.push(']');
-    body.push_str(tail);
-    Bytes::from(body)
 }
 
 /// Pairs each event with its result by `index`; an event without a (first) result for its
