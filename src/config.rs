@@ -120,6 +120,12 @@ pub struct Limits {
     /// batch is refused whole, nothing executed.
     #[arg(long, env = "EYE_MAX_BATCH_OPERATIONS", default_value_t = 10)]
     pub max_batch_operations: usize,
+    /// Most buckets in one `eventSeries` answer (1,440 is a day of minutes).
+    #[arg(long, env = "EYE_MAX_SERIES_BUCKETS", default_value_t = 1_500)]
+    pub max_series_buckets: usize,
+    /// Most groups an `eventSeries` split shows apart from "other".
+    #[arg(long, env = "EYE_MAX_SERIES_GROUPS", default_value_t = 20)]
+    pub max_series_groups: usize,
 }
 
 /// The text columns of events hold at most this many characters, so no field limit may exceed
@@ -151,6 +157,8 @@ impl Default for Limits {
             max_query_complexity: 50_000,
             max_query_nesting: 64,
             max_batch_operations: 10,
+            max_series_buckets: 1_500,
+            max_series_groups: 20,
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct QueryArgs {
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
 const SESSION: &str = "query($id: String!) { session(id: $id) { eventCount firstSeen lastSeen applications { name } } }";
-const COUNTS: &str = "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { key count } }";
+const COUNTS: &str = "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { edges { node { key count } } } }";
 
 /// What the queries are drawn from.
 struct Data {
@@ -147,11 +147,11 @@ async fn discover(gql: &Gql) -> anyhow::Result<Data> {
             .map_err(|code| anyhow::anyhow!("discovery failed: {code}"))
     };
     let counts = q(COUNTS, json!({ "g": "SESSION" })).await?;
-    let sessions: Vec<String> = counts["eventCounts"]
+    let sessions: Vec<String> = counts["eventCounts"]["edges"]
         .as_array()
         .context("eventCounts")?
         .iter()
-        .filter_map(|c| c["key"].as_str().map(str::to_string))
+        .filter_map(|e| e["node"]["key"].as_str().map(str::to_string))
         .collect();
     if sessions.is_empty() {
         bail!("the database holds no events; seed it with `the-eye import`");

@@ -51,7 +51,7 @@ impl ReasonCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// Stable code.
-    pub code: String,
+    pub code: ReasonCode,
     /// What is wrong, for humans.
     pub message: String,
     /// JSON Pointer into the event as sent (`/timestamp`, `/data/form/email`), if it applies.
@@ -62,7 +62,7 @@ impl Reason {
     /// A reason with a code, a message and a path.
     pub fn new(code: ReasonCode, message: impl Into<String>, path: impl Into<String>) -> Self {
         Self {
-            code: code.as_str().to_string(),
+            code,
             message: message.into(),
             path: Some(path.into()),
         }

@@ -2,7 +2,7 @@
 //! API keys — create, list, revoke, rotate. A key's secret appears only in the payload of the
 //! mutation that created it.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{require, state};
 use super::events::Application;
@@ -47,8 +47,8 @@ pub struct ApiKey {
     pub id: ID,
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
-    /// What it may do: `ingest`, `read`, `admin`.
-    pub scopes: Vec<String>,
+    /// What it may do.
+    pub scopes: Vec<KeyScope>,
     /// When it was issued.
     pub created_at: DateTime,
     /// When it was last used (updated at most once a minute per instance).
@@ -76,8 +76,21 @@ impl From<KeyInfo> for ApiKey {
     }
 }
 
-fn scope_names(scopes: Scopes) -> Vec<String> {
-    scopes.iter().map(|s| s.as_str().to_string()).collect()
+fn scope_names(scopes: Scopes) -> Vec<KeyScope> {
+    scopes.iter().map(KeyScope::from).collect()
+}
+
+/// What a key may do.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Scope", remote = "crate::auth::Scope")]
+pub enum KeyScope {
+    /// May record events.
+    Ingest,
+    /// May query events, sessions, counts, errors and event types.
+    Read,
+    /// May do everything, including defining event types, running the job and managing
+    /// applications and keys.
+    Admin,
 }
 
 /// A new key: the only answer that ever contains its secret.
@@ -104,8 +117,8 @@ pub struct CreateApplicationInput {
 pub struct CreateApiKeyInput {
     /// The application it belongs to.
     pub application_id: ID,
-    /// What it may do: `ingest`, `read`, `admin` (at least one).
-    pub scopes: Vec<String>,
+    /// What it may do (at least one).
+    pub scopes: Vec<KeyScope>,
 }
 
 fn parse_id(id: &ID, what: &str) -> AppResult<i32> {
@@ -119,13 +132,9 @@ fn parse_allowlist(entries: Option<Vec<String>>) -> AppResult<Option<Allowlist>>
         .transpose()
 }
 
-fn parse_scopes(names: &[String]) -> AppResult<Scopes> {
-    names
-        .iter()
-        .map(|n| n.parse::<Scope>())
-        .collect::<Result<Vec<_>, _>>()
-        .map(Scopes::of)
-        .map_err(AppError::BadInput)
+/// The set of `scopes` (an empty set is refused where the key is issued).
+fn scope_set(scopes: &[KeyScope]) -> Scopes {
+    Scopes::of(scopes.iter().map(|s| Scope::from(*s)))
 }
 
 async fn created(ctx: &Context<'_>, key: NewKey) -> AppResult<CreateApiKeyPayload> {
@@ -154,7 +163,12 @@ impl AdminQuery {
 
     /// API keys, newest first, of one application or of all (scope `admin`). Never the
     /// secrets.
-    async fn api_keys(&self, ctx: &Context<'_>, application_id: Option<ID>) -> Result<Vec<ApiKey>> {
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this application's keys; absent: every key.")]
+        application_id: Option<ID>,
+    ) -> Result<Vec<ApiKey>> {
         require(ctx, Scope::Admin)?;
         let app = application_id
             .as_ref()
@@ -175,7 +189,7 @@ impl AdminMutation {
     async fn create_application(
         &self,
         ctx: &Context<'_>,
-        input: CreateApplicationInput,
+        #[graphql(desc = "The new application.")] input: CreateApplicationInput,
     ) -> Result<ManagedApplication> {
         require(ctx, Scope::Admin)?;
         let allowlist = parse_allowlist(input.allowed_ips)?;
@@ -188,8 +202,10 @@ impl AdminMutation {
     async fn set_application_allowlist(
         &self,
         ctx: &Context<'_>,
-        application_id: ID,
-        allowed_ips: Option<Vec<String>>,
+        #[graphql(desc = "The application.")] application_id: ID,
+        #[graphql(desc = "Addresses and CIDR ranges; null: any address.")] allowed_ips: Option<
+            Vec<String>,
+        >,
     ) -> Result<ManagedApplication> {
         require(ctx, Scope::Admin)?;
         let id = parse_id(&application_id, "application")?;
@@ -202,17 +218,21 @@ impl AdminMutation {
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
-        input: CreateApiKeyInput,
+        #[graphql(desc = "The new key's application and scopes.")] input: CreateApiKeyInput,
     ) -> Result<CreateApiKeyPayload> {
         require(ctx, Scope::Admin)?;
         let app = parse_id(&input.application_id, "application")?;
-        let scopes = parse_scopes(&input.scopes)?;
+        let scopes = scope_set(&input.scopes);
         let key = keys::create_key_for(&state(ctx).db, app, scopes).await?;
         Ok(created(ctx, key).await?)
     }
 
     /// Revokes a key: refused from the next request on, on every instance (scope `admin`).
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key's id.")] id: ID,
+    ) -> Result<ApiKey> {
         require(ctx, Scope::Admin)?;
         let id = parse_id(&id, "API key")?;
         Ok(keys::revoke_key(&state(ctx).db, id).await?.into())
@@ -220,7 +240,11 @@ impl AdminMutation {
 
     /// Issues a new key with the same application and scopes; the old key keeps working until
     /// it is revoked, so clients can switch over without downtime (scope `admin`).
-    async fn rotate_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<CreateApiKeyPayload> {
+    async fn rotate_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The id of the key to replace.")] id: ID,
+    ) -> Result<CreateApiKeyPayload> {
         require(ctx, Scope::Admin)?;
         let id = parse_id(&id, "API key")?;
         let key = keys::rotate_key(&state(ctx).db, id).await?;

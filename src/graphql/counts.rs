@@ -3,9 +3,10 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
 use super::context::{page_cost, require, state};
-use super::events::EventFilter;
+use super::events::{EventFilter, PageInfo};
 use crate::auth::Scope;
 use crate::query::counts::{self, event_counts};
+use crate::query::cursor::CountCursor;
 use crate::query::page_size;
 
 /// What to group counts by.
@@ -28,6 +29,24 @@ pub struct EventCount {
     pub count: i64,
 }
 
+/// A group and its cursor.
+#[derive(SimpleObject)]
+pub struct EventCountEdge {
+    /// Pass as `after` to continue after this group.
+    pub cursor: String,
+    /// The group.
+    pub node: EventCount,
+}
+
+/// A page of groups, largest first (ties by key).
+#[derive(SimpleObject)]
+pub struct EventCountConnection {
+    /// The groups of this page with their cursors.
+    pub edges: Vec<EventCountEdge>,
+    /// Paging information: `hasNextPage` tells whether more groups exist.
+    pub page_info: PageInfo,
+}
+
 /// Count queries.
 #[derive(Default)]
 pub struct CountsQuery;
@@ -35,15 +54,23 @@ pub struct CountsQuery;
 #[Object]
 impl CountsQuery {
     /// Exact event counts matching `filter`, grouped by `groupBy`, largest first (ties by key)
-    /// (scope `read`). At most `first` groups (default and maximum: the page-size limits).
+    /// (scope `read`). A page holds at most `first` groups (default and maximum: the page-size
+    /// limits); when `pageInfo.hasNextPage` is true, pass `pageInfo.endCursor` as `after` for
+    /// the next groups.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn event_counts(
         &self,
         ctx: &Context<'_>,
-        group_by: CountDimension,
-        filter: Option<EventFilter>,
+        #[graphql(desc = "What to group by.")] group_by: CountDimension,
+        #[graphql(desc = "Which events to count; absent: every event.")] filter: Option<
+            EventFilter,
+        >,
+        #[graphql(desc = "Groups per page (default and maximum: the maximum page size).")]
         first: Option<i32>,
-    ) -> Result<Vec<EventCount>> {
+        #[graphql(desc = "A cursor from a previous page: only groups after it.")] after: Option<
+            String,
+        >,
+    ) -> Result<EventCountConnection> {
         require(ctx, Scope::Read)?;
         let state = state(ctx);
         let limits = &state.settings.limits;
@@ -52,18 +79,37 @@ impl CountsQuery {
             some => page_size(some, limits)?,
         };
         let filter = filter.unwrap_or_default().parse()?;
+        let after_cursor = after.as_deref().map(CountCursor::decode).transpose()?;
         let dimension = match group_by {
             CountDimension::Session => counts::CountDimension::Session,
             CountDimension::Category => counts::CountDimension::Category,
             CountDimension::Name => counts::CountDimension::Name,
         };
-        let rows = event_counts(&state.db, dimension, &filter, limit).await?;
-        Ok(rows
+        let page =
+            event_counts(&state.db, dimension, &filter, limit, after_cursor.as_ref()).await?;
+        let edges: Vec<EventCountEdge> = page
+            .groups
             .into_iter()
-            .map(|r| EventCount {
-                key: r.key,
-                count: r.count,
+            .map(|group| EventCountEdge {
+                cursor: CountCursor {
+                    count: group.count,
+                    key: group.key.clone(),
+                }
+                .encode(),
+                node: EventCount {
+                    key: group.key,
+                    count: group.count,
+                },
             })
-            .collect())
+            .collect();
+        Ok(EventCountConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: after_cursor.is_some(),
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
     }
 }

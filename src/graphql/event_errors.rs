@@ -1,11 +1,11 @@
 //! `eventErrors`: the monitoring view of rejected events.
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{page_cost, require, state};
 use super::events::{Application, PageInfo, load_applications};
-use super::ingest::ValidationError;
-use super::scalars::{DateTime, optional_instant};
+use super::ingest::{RejectionCode, ValidationError};
+use super::scalars::{DateTime, JsonValue, optional_instant};
 use crate::auth::Scope;
 use crate::domain::Reason;
 use crate::entities::event_errors;
@@ -20,6 +20,7 @@ pub struct EventError {
     application: Application,
 }
 
+/// A rejected event: what was sent, when, by whom, and every reason.
 #[Object]
 impl EventError {
     /// The error's id.
@@ -56,8 +57,8 @@ impl EventError {
     }
     /// The whole event exactly as sent (`id`, `sessionId`, `category`, `name`, `data`,
     /// `timestamp`).
-    async fn payload(&self) -> Json<&serde_json::Value> {
-        Json(&self.model.payload)
+    async fn payload(&self) -> JsonValue {
+        JsonValue(self.model.payload.clone())
     }
     /// Every reason it was rejected.
     async fn reasons(&self) -> Result<Vec<ValidationError>> {
@@ -93,8 +94,8 @@ pub struct EventErrorFilter {
     pub from: Option<DateTime>,
     /// Received at or before.
     pub to: Option<DateTime>,
-    /// Having a reason with this code, e.g. `SCHEMA_VIOLATION`.
-    pub code: Option<String>,
+    /// Having a reason with this code.
+    pub code: Option<RejectionCode>,
     /// Sent by this application.
     pub application_id: Option<ID>,
     /// With this category, as sent.
@@ -116,7 +117,7 @@ impl EventErrorFilter {
         Ok(ErrorFilter {
             from: optional_instant(&self.from, "filter.from")?,
             to: optional_instant(&self.to, "filter.to")?,
-            code: self.code,
+            code: self.code.map(Into::into),
             application_id,
             category: self.category,
             name: self.name,
@@ -136,9 +137,12 @@ impl EventErrorsQuery {
     async fn event_errors(
         &self,
         ctx: &Context<'_>,
-        filter: Option<EventErrorFilter>,
+        #[graphql(desc = "Which rejected events; absent: all.")] filter: Option<EventErrorFilter>,
+        #[graphql(desc = "Errors per page (default 100, at most the maximum page size).")]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "A cursor from a previous page: only errors after it.")] after: Option<
+            String,
+        >,
     ) -> Result<EventErrorConnection> {
         require(ctx, Scope::Read)?;
         let state = state(ctx);

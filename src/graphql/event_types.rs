@@ -1,9 +1,9 @@
 //! `eventTypes` and `defineEventType`: the registry of event types and their schemas.
 
-use async_graphql::{Context, InputObject, Json, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result};
 
 use super::context::{require, state};
-use super::scalars::DateTime;
+use super::scalars::{DateTime, JsonValue};
 use crate::auth::Scope;
 use crate::entities::event_types;
 use crate::ingest::registry::TypeDefinition;
@@ -11,6 +11,7 @@ use crate::ingest::registry::TypeDefinition;
 /// An event type: category + name, with the JSON Schema its `data` must match.
 pub struct EventType(event_types::Model);
 
+/// An event type (a category and a name) and the JSON Schema its payloads must match.
 #[Object]
 impl EventType {
     /// Category.
@@ -22,8 +23,8 @@ impl EventType {
         &self.0.name
     }
     /// The JSON Schema of `data`; null when any object is accepted.
-    async fn schema(&self) -> Option<Json<&serde_json::Value>> {
-        self.0.schema.as_ref().map(Json)
+    async fn schema(&self) -> Option<JsonValue> {
+        self.0.schema.as_ref().map(|s| JsonValue(s.clone()))
     }
     /// What the type means.
     async fn description(&self) -> Option<&str> {
@@ -48,7 +49,7 @@ pub struct EventTypeInput {
     pub name: String,
     /// JSON Schema (draft 2020-12 unless `$schema` says otherwise) of `data`; null or absent
     /// accepts any object.
-    pub schema: Option<Json<serde_json::Value>>,
+    pub schema: Option<JsonValue>,
     /// What the type means.
     pub description: Option<String>,
 }
@@ -82,7 +83,7 @@ impl EventTypesMutation {
     async fn define_event_type(
         &self,
         ctx: &Context<'_>,
-        input: EventTypeInput,
+        #[graphql(desc = "The type and its schema.")] input: EventTypeInput,
     ) -> Result<EventType> {
         require(ctx, Scope::Admin)?;
         let definition = TypeDefinition {

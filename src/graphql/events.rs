@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::context::{page_cost, require, state};
-use super::scalars::{DateTime, optional_instant};
+use super::scalars::{DateTime, JsonValue, optional_instant};
 use crate::auth::Scope;
 use crate::entities::{applications, events};
 use crate::error::AppResult;
@@ -39,6 +39,7 @@ pub struct Event {
     application: Application,
 }
 
+/// An event as stored: who sent it, what happened, when.
 #[Object]
 impl Event {
     /// The event's id: the client's idempotency key, or one derived from its content.
@@ -58,8 +59,8 @@ impl Event {
         &self.model.name
     }
     /// The payload as stored.
-    async fn data(&self) -> Json<&serde_json::Value> {
-        Json(&self.model.data)
+    async fn data(&self) -> JsonValue {
+        JsonValue(self.model.data.clone())
     }
     /// When it happened (UTC).
     async fn timestamp(&self) -> DateTime {
@@ -232,18 +233,30 @@ impl EventsQuery {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<EventFilter>,
+        #[graphql(desc = "Which events; absent: every event.")] filter: Option<EventFilter>,
+        #[graphql(desc = "Events per page (default 100, at most the maximum page size).")]
         first: Option<i32>,
-        after: Option<String>,
-        #[graphql(default)] order: EventOrder,
+        #[graphql(desc = "A cursor from a previous page: only events after it.")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Oldest or newest first; null or absent: oldest first.",
+            default_with = "Some(EventOrder::TimestampAsc)"
+        )]
+        order: Option<EventOrder>,
     ) -> Result<EventConnection> {
         require(ctx, Scope::Read)?;
         let filter = filter.unwrap_or_default().parse()?;
+        let order = order.unwrap_or_default();
         Ok(event_connection(ctx, filter, first, after, order).await?)
     }
 
     /// The event with this id (scope `read`), or null.
-    async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Event>> {
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event's id.")] id: ID,
+    ) -> Result<Option<Event>> {
         require(ctx, Scope::Read)?;
         let db = &state(ctx).db;
         let Some(model) = find_event(db, &id).await? else {

@@ -1,9 +1,9 @@
 //! `recordEvents`: the batch mutation applications call.
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{require, state};
-use super::scalars::DateTime;
+use super::scalars::{DateTime, JsonValue};
 use crate::auth::Scope;
 use crate::domain::Reason;
 use crate::error::AppError;
@@ -23,7 +23,7 @@ pub struct EventInput {
     /// Event name, e.g. `pageview`.
     pub name: String,
     /// The payload: a JSON object, validated against the event type's schema.
-    pub data: Json<serde_json::Value>,
+    pub data: JsonValue,
     /// When the event happened. Not later than the time of receipt plus the allowed skew.
     pub timestamp: DateTime,
 }
@@ -39,11 +39,38 @@ pub enum EventStatus {
     Rejected,
 }
 
+/// Why an event was rejected, as a stable code. New codes may be added in later versions;
+/// clients should treat an unknown code as a rejection all the same.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::ReasonCode")]
+pub enum RejectionCode {
+    /// A required text field (`sessionId`, `category`, `name`, `id`) is empty.
+    EmptyValue,
+    /// A text field is longer than its limit.
+    ValueTooLong,
+    /// A text field or the payload holds a NUL character, which databases cannot store.
+    InvalidCharacter,
+    /// The timestamp is not a date-time in an accepted format.
+    InvalidTimestamp,
+    /// The timestamp lies later than the time of receipt plus the allowed clock skew.
+    TimestampInFuture,
+    /// `data` is not a JSON object.
+    DataNotObject,
+    /// `data` is larger than the per-event limit.
+    DataTooLarge,
+    /// `data` is nested deeper than the limit.
+    DataTooDeep,
+    /// `data` does not match the JSON Schema of the event type.
+    SchemaViolation,
+    /// The event type has no schema and unknown types are rejected.
+    UnknownEventType,
+}
+
 /// Why an event was rejected.
 #[derive(SimpleObject, Clone)]
 pub struct ValidationError {
-    /// Stable reason code, e.g. `SCHEMA_VIOLATION`, `TIMESTAMP_IN_FUTURE`.
-    pub code: String,
+    /// Why, as a stable code.
+    pub code: RejectionCode,
     /// What is wrong, for humans.
     pub message: String,
     /// JSON Pointer into the event as sent, e.g. `/data/host` or `/timestamp`.
@@ -53,7 +80,7 @@ pub struct ValidationError {
 impl From<Reason> for ValidationError {
     fn from(r: Reason) -> Self {
         Self {
-            code: r.code,
+            code: r.code.into(),
             message: r.message,
             path: r.path,
         }
@@ -103,7 +130,9 @@ impl IngestMutation {
     async fn record_events(
         &self,
         ctx: &Context<'_>,
-        events: Vec<EventInput>,
+        #[graphql(desc = "The events, at most the batch limit (1,000 by default).")] events: Vec<
+            EventInput,
+        >,
     ) -> Result<RecordEventsPayload> {
         let caller = require(ctx, Scope::Ingest)?;
         let inputs = events

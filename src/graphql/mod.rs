@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod nesting;
 pub mod processing;
 pub mod scalars;
+pub mod series;
 pub mod sessions;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -28,6 +29,7 @@ pub struct Query(
     events::EventsQuery,
     sessions::SessionsQuery,
     counts::CountsQuery,
+    series::SeriesQuery,
     event_errors::EventErrorsQuery,
     event_types::EventTypesQuery,
     admin::AdminQuery,
@@ -52,9 +54,27 @@ pub fn schema_builder(limits: &Limits) -> SchemaBuilder<Query, Mutation, EmptySu
         .limit_complexity(limits.max_query_complexity)
 }
 
-/// The schema serving requests with `state`.
-pub fn build_schema(state: AppState) -> AppSchema {
-    schema_builder(&state.settings.limits).data(state).finish()
+/// The schemas serving requests: the same types and data, with different limits.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every operation but shallow introspection runs here, under every limit.
+    pub api: AppSchema,
+    /// Introspection queries whose depth, with `ofType` links not counted, is within
+    /// `max_query_depth`: no depth limit (the text nesting limit still bounds it), the
+    /// complexity limit kept. The server decides which operations may run here.
+    pub introspection: AppSchema,
+}
+
+/// The schemas serving requests with `state`.
+pub fn build_schemas(state: AppState) -> Schemas {
+    let limits = state.settings.limits.clone();
+    Schemas {
+        api: schema_builder(&limits).data(state.clone()).finish(),
+        introspection: schema_builder(&limits)
+            .limit_depth(limits.max_query_nesting)
+            .data(state)
+            .finish(),
+    }
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

@@ -1,4 +1,7 @@
-//! The `DateTime` scalar.
+//! The `DateTime` and `JSON` scalars, each with `@specifiedBy` pointing to its standard.
+//!
+//! `JSON` carries any JSON value (ECMA-404) as is; it replaces async-graphql's own `Json` so
+//! that the schema can say which standard it follows.
 //!
 //! As input it accepts any JSON value and keeps it raw: an event's malformed timestamp must
 //! reject that event alone (recorded with `INVALID_TIMESTAMP`), not fail the whole request at
@@ -22,7 +25,10 @@ pub enum DateTime {
 
 /// A date-time: RFC 3339 (`2021-01-01T09:15:27.243860Z`) or the brief's
 /// `2021-01-01 09:15:27.243860` (no zone means UTC). Returned as RFC 3339 in UTC.
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         Ok(DateTime::Raw(value.into_json()?))
@@ -62,6 +68,25 @@ impl DateTime {
                 "`{argument}` must be a date-time string"
             ))),
         }
+    }
+}
+
+/// Any JSON value: an object, array, string, number, boolean or null.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonValue(pub serde_json::Value);
+
+/// Any JSON value (ECMA-404): an object, array, string, number, boolean or null.
+#[Scalar(
+    name = "JSON",
+    specified_by_url = "https://ecma-international.org/publications-and-standards/standards/ecma-404/"
+)]
+impl ScalarType for JsonValue {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        Ok(JsonValue(value.into_json()?))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::from_json(self.0.clone()).unwrap_or(Value::Null)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::query::sessions::{SessionSummary, get_session, session_applications};
 /// A session: the events an application (or several) sent under one session id.
 pub struct Session(SessionSummary);
 
+/// A session: the events one or more applications sent under one session id.
 #[Object]
 impl Session {
     /// The session id.
@@ -40,10 +41,18 @@ impl Session {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Events per page (default 100, at most the maximum page size).")]
         first: Option<i32>,
-        after: Option<String>,
-        #[graphql(default)] order: EventOrder,
+        #[graphql(desc = "A cursor from a previous page: only events after it.")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Oldest or newest first; null or absent: oldest first.",
+            default_with = "Some(EventOrder::TimestampAsc)"
+        )]
+        order: Option<EventOrder>,
     ) -> Result<EventConnection> {
+        let order = order.unwrap_or_default();
         let filter = EventFilter {
             session_id: Some(self.0.session_id.clone()),
             ..Default::default()
@@ -59,7 +68,11 @@ pub struct SessionsQuery;
 #[Object]
 impl SessionsQuery {
     /// The session with this id (scope `read`), or null when it has no events.
-    async fn session(&self, ctx: &Context<'_>, id: String) -> Result<Option<Session>> {
+    async fn session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session id, as the applications sent it.")] id: String,
+    ) -> Result<Option<Session>> {
         require(ctx, Scope::Read)?;
         Ok(get_session(&state(ctx).db, &id).await?.map(Session))
     }

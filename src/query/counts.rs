@@ -12,6 +12,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
+use super::cursor::CountCursor;
 use super::{EventFilter, QUEUED};
 use crate::db::Sql;
 use crate::error::AppResult;
@@ -62,33 +63,53 @@ struct Range {
     until: Option<DateTime<Utc>>,
 }
 
-/// Counts events matching `filter` grouped by `dimension`, largest first (ties by key), at most
-/// `limit` groups.
+/// One page of groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountPage {
+    /// The groups, largest first (ties by key).
+    pub groups: Vec<KeyCount>,
+    /// Whether more groups follow.
+    pub has_next_page: bool,
+}
+
+/// Counts events matching `filter` grouped by `dimension`, largest first (ties by key): at most
+/// `limit` groups, those after `after` when it is given.
 pub async fn event_counts(
     db: &DatabaseConnection,
     dimension: CountDimension,
     filter: &EventFilter,
     limit: u64,
-) -> AppResult<Vec<KeyCount>> {
+    after: Option<&CountCursor>,
+) -> AppResult<CountPage> {
     filter.check()?;
-    let statement = counts_statement(db.get_database_backend(), dimension, filter, limit);
+    let backend = db.get_database_backend();
+    let statement = counts_statement(backend, dimension, filter, limit + 1, after);
     let rows = db.query_all_raw(statement).await?;
-    rows.iter()
+    let mut groups = rows
+        .iter()
         .map(|row| {
             Ok(KeyCount {
                 key: row.try_get("", "k")?,
                 count: row.try_get("", "n")?,
             })
         })
-        .collect()
+        .collect::<AppResult<Vec<_>>>()?;
+    let has_next_page = groups.len() as u64 > limit;
+    groups.truncate(limit as usize);
+    Ok(CountPage {
+        groups,
+        has_next_page,
+    })
 }
 
-/// The one statement behind [`event_counts`] (exposed so tests can check its plan).
+/// The one statement behind [`event_counts`], returning at most `limit` groups (exposed so tests
+/// can check its plan).
 pub fn counts_statement(
     backend: DbBackend,
     dimension: CountDimension,
     filter: &EventFilter,
     limit: u64,
+    after: Option<&CountCursor>,
 ) -> Statement {
     let key = dimension.column();
     let mut sql = Sql::new(backend);
@@ -110,14 +131,21 @@ pub fn counts_statement(
             };
         aggregate_part(&mut sql, table, key, filter, None);
         if table == "sessions" {
-            only_top_sessions(&mut sql, limit);
+            only_top_sessions(&mut sql, limit, after);
         }
         sql.push(" UNION ALL ");
         raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
     } else {
         hourly_parts(&mut sql, key, filter, whole);
     }
-    sql.push(") t GROUP BY k ORDER BY n DESC, k ASC LIMIT ")
+    sql.push(") t GROUP BY k");
+    if let Some(after) = after {
+        sql.push(" HAVING SUM(c) < ").bind(after.count);
+        sql.push(" OR (SUM(c) = ").bind(after.count);
+        sql.push(" AND k > ").bind(after.key.as_str());
+        sql.push(")");
+    }
+    sql.push(" ORDER BY n DESC, k ASC LIMIT ")
         .bind(limit as i64);
     sql.build()
 }
@@ -201,12 +229,23 @@ fn aggregate_part(
 /// events. Any other session's total is its aggregate, which ranks after each of those
 /// `limit` sessions' aggregates (count descending, then key), and so after their totals too:
 /// the answer is the same as counting every session, without sorting them all.
-fn only_top_sessions(sql: &mut Sql, limit: u64) {
-    sql.push(
-        " AND session_id IN (SELECT session_id FROM (SELECT session_id FROM sessions \
-         ORDER BY event_count DESC, session_id ASC LIMIT ",
-    )
-    .bind(limit as i64);
+///
+/// After a cursor, the `limit` largest are taken among the sessions that rank after it and
+/// have no unprocessed events: their totals are their aggregates, so they stay after the
+/// cursor (a session whose unprocessed events lift it above the cursor is not counted on, and
+/// is among the candidates anyway through the second branch).
+fn only_top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
+    sql.push(" AND session_id IN (SELECT session_id FROM (SELECT session_id FROM sessions");
+    if let Some(after) = after {
+        sql.push(" WHERE (event_count < ").bind(after.count);
+        sql.push(" OR (event_count = ").bind(after.count);
+        sql.push(" AND session_id > ").bind(after.key.as_str());
+        sql.push(")) AND session_id NOT IN (SELECT e.session_id FROM ");
+        push_unprocessed_events(sql, false);
+        sql.push(")");
+    }
+    sql.push(" ORDER BY event_count DESC, session_id ASC LIMIT ")
+        .bind(limit as i64);
     sql.push(") top UNION SELECT session_id FROM ");
     push_unprocessed_events(sql, false);
     sql.push(")");

@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::check_range;
 use super::cursor::Cursor;
+use crate::domain::ReasonCode;
 use crate::entities::event_error_codes;
 use crate::entities::event_errors::{self, Column};
 use crate::error::AppResult;
@@ -21,7 +22,7 @@ pub struct ErrorFilter {
     /// Received at or before.
     pub to: Option<DateTime<Utc>>,
     /// Having a reason with this code.
-    pub code: Option<String>,
+    pub code: Option<ReasonCode>,
     /// Sent by this application.
     pub application_id: Option<i32>,
     /// With this category, as sent.

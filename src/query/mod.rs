@@ -5,6 +5,7 @@ pub mod counts;
 pub mod cursor;
 pub mod errors;
 pub mod events;
+pub mod series;
 pub mod sessions;
 
 use chrono::{DateTime, Utc};

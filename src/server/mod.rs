@@ -37,12 +37,13 @@ use crate::config::Settings;
 use crate::error::AppError;
 use crate::graphql::error::classify_unlabelled;
 use crate::graphql::nesting::nesting_depth;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{AppSchema, Schemas, build_schemas};
 use crate::ingest::registry::Registry;
 use crate::ingest::writer::Writer;
 use crate::state::AppState;
 use crate::{checkpoint, db, graphiql, processing};
 
+mod introspection;
 mod layers;
 
 use layers::error_response;
@@ -56,7 +57,7 @@ const WRITER_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct HttpState {
-    schema: AppSchema,
+    schemas: Schemas,
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     trusted_proxies: Arc<[IpNet]>,
@@ -64,6 +65,7 @@ struct HttpState {
     last_used: Arc<LastUsed>,
     max_batch_operations: usize,
     max_query_nesting: usize,
+    max_query_depth: usize,
 }
 
 /// Runs the service on `listener` until `shutdown` completes, with the system clock.
@@ -117,7 +119,8 @@ pub async fn serve_with_clock(
         last_used: Arc::new(LastUsed::default()),
         max_batch_operations: limits.max_batch_operations,
         max_query_nesting: limits.max_query_nesting,
-        schema: build_schema(AppState {
+        max_query_depth: limits.max_query_depth,
+        schemas: build_schemas(AppState {
             db,
             write_db,
             settings: Arc::new(settings),
@@ -243,7 +246,8 @@ async fn graphql(
             .last_used
             .touch(&state.db, caller.key_id, state.clock.now());
     }
-    let mut response = state.schema.execute_batch(request.data(auth)).await;
+    let schema = schema_for(&request, &state);
+    let mut response = schema.execute_batch(request.data(auth)).await;
     match &mut response {
         BatchResponse::Single(single) => classify_unlabelled(&mut single.errors),
         BatchResponse::Batch(many) => many
@@ -251,6 +255,21 @@ async fn graphql(
             .for_each(|single| classify_unlabelled(&mut single.errors)),
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// The schema to run `request` on: the one without a depth limit when every operation is an
+/// introspection query within the depth limit once `ofType` links are not counted (see
+/// [`introspection`]), the one with every limit otherwise.
+fn schema_for<'a>(request: &BatchRequest, state: &'a HttpState) -> &'a AppSchema {
+    let shallow_introspection = request.iter().all(|operation| {
+        introspection::introspection_depth(&operation.query, operation.operation_name.as_deref())
+            .is_some_and(|depth| depth <= state.max_query_depth)
+    });
+    if shallow_introspection {
+        &state.schemas.introspection
+    } else {
+        &state.schemas.api
+    }
 }
 
 /// A body that is not a GraphQL request gets a GraphQL-shaped error with a stable code, not

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, pageview, spawn_app_with};
 
 const CREATE_APP: &str = "mutation($name: String!, $ips: [String!]) { createApplication(input: {name: $name, allowedIps: $ips}) { id name allowedIps } }";
-const CREATE_KEY: &str = "mutation($app: ID!, $scopes: [String!]!) { createApiKey(input: {applicationId: $app, scopes: $scopes}) { key apiKey { id prefix scopes createdAt lastUsedAt revokedAt application { id name } } } }";
+const CREATE_KEY: &str = "mutation($app: ID!, $scopes: [Scope!]!) { createApiKey(input: {applicationId: $app, scopes: $scopes}) { key apiKey { id prefix scopes createdAt lastUsedAt revokedAt application { id name } } } }";
 const KEYS: &str = "query($app: ID) { apiKeys(applicationId: $app) { id prefix scopes lastUsedAt revokedAt application { name } } }";
 const READ: &str = "{ events { edges { cursor } } }";
 
@@ -57,10 +57,10 @@ async fn an_admin_creates_an_application_and_a_key_shown_once() {
     assert_eq!(blog["name"], "blog");
     assert_eq!(blog["allowedIps"], Value::Null);
 
-    let (key, info) = create_key(&app, &blog, &["ingest", "read"]).await;
+    let (key, info) = create_key(&app, &blog, &["INGEST", "READ"]).await;
     assert!(key.starts_with("eye_") && key.len() == 68);
     assert_eq!(info["prefix"], key[..12]);
-    assert_eq!(info["scopes"], json!(["ingest", "read"]));
+    assert_eq!(info["scopes"], json!(["INGEST", "READ"]));
     assert_eq!(info["application"]["name"], "blog");
     assert_eq!(info["lastUsedAt"], Value::Null);
     assert_eq!(info["revokedAt"], Value::Null);
@@ -113,7 +113,7 @@ async fn rotation_keeps_the_old_key_until_it_is_revoked() {
             json!({ "name": "blog", "ips": null }),
         )
         .await;
-    let (old_key, old) = create_key(&app, &data["createApplication"], &["read"]).await;
+    let (old_key, old) = create_key(&app, &data["createApplication"], &["READ"]).await;
     let rotated = app
         .ok(
             &app.admin_key,
@@ -123,7 +123,7 @@ async fn rotation_keeps_the_old_key_until_it_is_revoked() {
         .await;
     let new_key = rotated["rotateApiKey"]["key"].as_str().unwrap().to_string();
     assert_ne!(new_key, old_key);
-    assert_eq!(rotated["rotateApiKey"]["apiKey"]["scopes"], json!(["read"]));
+    assert_eq!(rotated["rotateApiKey"]["apiKey"]["scopes"], json!(["READ"]));
     assert_eq!(
         rotated["rotateApiKey"]["apiKey"]["application"]["name"],
         "blog"
@@ -161,7 +161,7 @@ async fn an_allowlist_admits_only_its_addresses() {
         intranet["allowedIps"],
         json!(["10.0.0.0/8", "2001:db8::7/128"])
     );
-    let (key, _) = create_key(&app, &intranet, &["read"]).await;
+    let (key, _) = create_key(&app, &intranet, &["READ"]).await;
 
     let cases = [
         ("10.1.2.3", 200, None),
@@ -201,7 +201,7 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
             json!({ "name": "intranet", "ips": ["10.0.0.0/8"] }),
         )
         .await;
-    let (key, _) = create_key(&app, &data["createApplication"], &["read"]).await;
+    let (key, _) = create_key(&app, &data["createApplication"], &["READ"]).await;
     let (_, answer) = read_from(&app, &key, "10.1.2.3").await;
     assert_eq!(
         answer["errors"][0]["extensions"]["code"], "FORBIDDEN",
@@ -214,7 +214,7 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
             json!({ "name": "local", "ips": ["127.0.0.1"] }),
         )
         .await;
-    let (key, _) = create_key(&app, &data["createApplication"], &["ingest"]).await;
+    let (key, _) = create_key(&app, &data["createApplication"], &["INGEST"]).await;
     let result = app
         .record_as(&key, json!([pageview("s", "2021-01-01T00:00:00Z")]))
         .await;

@@ -248,14 +248,15 @@ impl TestApp {
         let data = self
             .ok(
                 &self.read_key,
-                "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { key count } }",
+                "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { edges { node { key count } } } }",
                 json!({ "g": group_by, "f": filter }),
             )
             .await;
-        data["eventCounts"]
+        data["eventCounts"]["edges"]
             .as_array()
             .unwrap()
             .iter()
+            .map(|e| &e["node"])
             .map(|c| {
                 (
                     c["key"].as_str().unwrap().to_string(),

@@ -344,14 +344,19 @@ async fn two_instances_share_ingest_and_processing_exactly_once() {
         .http
         .post(format!("{url_b}/graphql"))
         .bearer_auth(&fx.admin_key)
-        .json(&json!({ "query": "{ eventCounts(groupBy: SESSION) { key count } }" }))
+        .json(&json!({ "query": "{ eventCounts(groupBy: SESSION) { edges { node { key count } } } }" }))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let counts = answer["data"]["eventCounts"].as_array().unwrap();
+    let counts: Vec<&Value> = answer["data"]["eventCounts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
     assert_eq!(counts.len(), 28, "4 clients x 7 sessions");
     let sessions_of_client_0: i64 = counts
         .iter()

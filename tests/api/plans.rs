@@ -111,6 +111,7 @@ async fn the_main_queries_use_indexes() {
                     ..Default::default()
                 },
                 1000,
+                None,
             ),
             &["type_counts_hourly"],
         ),
