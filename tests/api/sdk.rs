@@ -284,3 +284,41 @@ async fn with_the_server_down_the_buffer_stays_bounded_and_send_waits() {
         101
     );
 }
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sender_dropped_without_close_logs_how_many_events_it_abandoned() {
+    let client = Client::new(&format!("http://127.0.0.1:{}", free_port()), "eye_x").unwrap();
+    let sender = Sender::new(client, quick(SenderConfig::default()));
+    for i in 0..25 {
+        sender.try_send(pageview(i)).unwrap();
+    }
+    let log = Captured::default();
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || drop(sender));
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("ERROR"), "{text}");
+    assert!(text.contains("lost=25"), "{text}");
+    assert!(
+        text.contains("25 events buffered or in flight were abandoned"),
+        "{text}"
+    );
+}
