@@ -1,6 +1,8 @@
-//! The command line: `serve`, `migrate`, `process`, `import`, `schema`, and the
-//! administration of applications (`app …`) and API keys (`key …`); the data lifecycle
-//! commands `erase`, `export` and `retention …` live in their own files below `cli/`.
+//! The command line: `serve`, `migrate`, `process`, `import`, `send` (in `cli/send.rs`),
+//! `schema`, and the administration of applications (`app …`) and API keys (`key …`); the data
+//! lifecycle commands `erase`, `export` and `retention …` live in their own files below `cli/`.
+
+pub mod send;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +57,9 @@ pub enum Command {
     /// Load events from an NDJSON file (one `EventInput` object per line), validated and stored
     /// exactly as `recordEvents` would, in large transactions.
     Import(ImportArgs),
+    /// Send events from an NDJSON file (one `EventInput` object per line) to a running server
+    /// through the SDK: batched, retried, re-runnable; rejected lines go to a file.
+    Send(send::SendArgs),
     /// Print the GraphQL schema (SDL), as checked in at `schema.graphql`.
     Schema,
     /// Manage applications and their IP allowlists.
@@ -357,6 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => import(args).await,
+        Command::Send(args) => send::run(args).await,
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())

@@ -1,14 +1,15 @@
-//! A minimal GraphQL-over-HTTP client: posts a body with the key and classifies the answer as
-//! data or an error code (the GraphQL `extensions.code`, or the HTTP or transport failure).
+//! The harness's GraphQL client: the SDK's [`Client`] (one client in the repo), with failures
+//! classified as one code for the report: the GraphQL `extensions.code`, or the HTTP or
+//! transport failure.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use the_eye_client::record_events::RecordEventsRecordEvents;
+use the_eye_client::{Client, Error};
 
 /// Talks to one server with one key.
 #[derive(Clone)]
 pub struct Gql {
-    http: reqwest::Client,
-    endpoint: String,
-    authorization: String,
+    client: Client,
 }
 
 impl Gql {
@@ -20,49 +21,41 @@ impl Gql {
             .build()
             .expect("HTTP client");
         Self {
-            http,
-            endpoint: format!("{url}/graphql"),
-            authorization: format!("Bearer {key}"),
+            client: Client::with_http(url, key, http).expect("server URL and key"),
         }
     }
 
-    /// Posts a ready-made JSON body; returns `data` or an error code.
-    pub async fn post(&self, body: String) -> Result<Value, String> {
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .header("authorization", &self.authorization)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+    /// The SDK client, for typed operations.
+    pub fn sdk(&self) -> &Client {
+        &self.client
+    }
+
+    /// `recordEvents` with events already encoded as JSON; returns the answer or an error code.
+    pub async fn record(&self, events: &[String]) -> Result<RecordEventsRecordEvents, String> {
+        self.client
+            .record_encoded(events)
             .await
-            .map_err(|e| transport_code(&e))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| transport_code(&e))?;
-        let mut answer: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| format!("HTTP_{}_NOT_JSON", status.as_u16()))?;
-        if let Some(code) = answer["errors"][0]["extensions"]["code"].as_str() {
-            return Err(code.to_string());
-        }
-        if !status.is_success() {
-            return Err(format!("HTTP_{}", status.as_u16()));
-        }
-        Ok(answer["data"].take())
+            .map_err(|e| code(&e))
     }
 
     /// Runs `query` with `variables`; returns `data` or an error code.
     pub async fn query(&self, query: &str, variables: Value) -> Result<Value, String> {
-        self.post(json!({ "query": query, "variables": variables }).to_string())
+        self.client
+            .query_json(query, variables)
             .await
+            .map_err(|e| code(&e))
     }
 }
 
-fn transport_code(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "TRANSPORT_TIMEOUT".into()
-    } else if e.is_connect() {
-        "TRANSPORT_CONNECT".into()
-    } else {
-        "TRANSPORT".into()
+/// One word for the report's "errors by code".
+pub fn code(e: &Error) -> String {
+    match e {
+        Error::Server { code, .. } => code.to_string(),
+        Error::Http { status, .. } => format!("HTTP_{status}"),
+        Error::Malformed(_) => "MALFORMED_ANSWER".into(),
+        Error::Transport(e) if e.is_timeout() => "TRANSPORT_TIMEOUT".into(),
+        Error::Transport(e) if e.is_connect() => "TRANSPORT_CONNECT".into(),
+        Error::Transport(_) => "TRANSPORT".into(),
+        Error::Config(_) => "CONFIG".into(),
     }
 }

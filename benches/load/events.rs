@@ -114,15 +114,9 @@ impl EventGen {
         event
     }
 
-    /// `n` events as the elements of a JSON array (without the brackets).
-    pub fn next_events(&mut self, n: usize, out: &mut String) {
-        for i in 0..n {
-            if i > 0 {
-                out.push(',');
-            }
-            let event = self.next_event();
-            out.push_str(&event);
-        }
+    /// The next `n` events.
+    pub fn batch(&mut self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.next_event()).collect()
     }
 
     fn valid_event(&mut self) -> String {

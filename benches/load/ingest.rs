@@ -11,19 +11,19 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tokio::sync::{Semaphore, watch};
 
-use crate::client::Gql;
+use the_eye_client::operations::event_counts;
+use the_eye_client::record_events::RecordEventsRecordEvents;
+
+use crate::client::{Gql, code};
 use crate::events::{Clock, EventGen, Mix, Sent};
 use crate::stats::Latencies;
 use crate::target::{Target, TargetArgs};
-
-/// The mutation sent; the client asks for the per-event statuses a real client needs.
-const RECORD: &str = "mutation($e: [EventInput!]!) { recordEvents(events: $e) { accepted duplicates rejected results { status } } }";
 
 /// Options of an ingest run.
 #[derive(Debug, Clone, Args)]
@@ -70,19 +70,23 @@ struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, due: Instant, answer: Result<serde_json::Value, String>, events: u64) {
+    fn record(
+        &mut self,
+        due: Instant,
+        answer: Result<RecordEventsRecordEvents, String>,
+        events: u64,
+    ) {
         let now = Instant::now();
         self.latencies.record(now - due);
         self.requests += 1;
         self.last_answer = Some(now);
         match answer {
-            Ok(data) => {
-                let r = &data["recordEvents"];
-                let n = |f: &str| r[f].as_u64().unwrap_or(0);
+            Ok(r) => {
+                let n = |count: i64| u64::try_from(count).unwrap_or(0);
                 self.acked += events;
-                self.accepted += n("accepted");
-                self.duplicates += n("duplicates");
-                self.rejected += n("rejected");
+                self.accepted += n(r.accepted);
+                self.duplicates += n(r.duplicates);
+                self.rejected += n(r.rejected);
             }
             Err(code) => *self.errors.entry(code).or_default() += 1,
         }
@@ -247,8 +251,8 @@ async fn open_loop(
         let batch = args.batch;
         requests.push(tokio::spawn(async move {
             let _slot = slots.acquire().await;
-            let body = batch_body(&generator, batch);
-            let answer = gql.post(body).await;
+            let events = generator.lock().unwrap().batch(batch);
+            let answer = gql.record(&events).await;
             tally.lock().unwrap().record(due, answer, batch as u64);
         }));
     }
@@ -271,8 +275,8 @@ async fn closed_loop(
             tokio::spawn(async move {
                 while Instant::now() < end {
                     let due = Instant::now();
-                    let body = batch_body(&generator, batch);
-                    let answer = gql.post(body).await;
+                    let events = generator.lock().unwrap().batch(batch);
+                    let answer = gql.record(&events).await;
                     tally.lock().unwrap().record(due, answer, batch as u64);
                 }
             })
@@ -283,32 +287,31 @@ async fn closed_loop(
     }
 }
 
-fn batch_body(generator: &Mutex<EventGen>, batch: usize) -> String {
-    let mut body = String::with_capacity(64 + batch * 320);
-    body.push_str(r#"{"query":"#);
-    body.push_str(&serde_json::to_string(RECORD).expect("a string"));
-    body.push_str(r#","variables":{"e":["#);
-    generator.lock().unwrap().next_events(batch, &mut body);
-    body.push_str("]}}");
-    body
-}
-
-/// Every stored event, by summing `eventCounts` over categories.
+/// Every stored event, by summing `eventCounts` over categories (all pages).
 async fn stored_events(gql: &Gql) -> anyhow::Result<u64> {
-    let data = gql
-        .query(
-            "{ eventCounts(groupBy: CATEGORY) { edges { node { count } } } }",
-            serde_json::json!({}),
-        )
-        .await
-        .map_err(|code| anyhow::anyhow!("eventCounts failed: {code}"))?;
-    let counts = data["eventCounts"]["edges"]
-        .as_array()
-        .context("eventCounts answer")?;
-    Ok(counts
-        .iter()
-        .filter_map(|e| e["node"]["count"].as_u64())
-        .sum())
+    let mut total = 0;
+    let mut after = None;
+    loop {
+        let page = gql
+            .sdk()
+            .event_counts(event_counts::Variables {
+                group_by: event_counts::CountDimension::CATEGORY,
+                filter: None,
+                first: Some(1000),
+                after,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("eventCounts failed: {}", code(&e)))?;
+        total += page
+            .edges
+            .iter()
+            .map(|e| u64::try_from(e.node.count).unwrap_or(0))
+            .sum::<u64>();
+        if !page.page_info.has_next_page {
+            return Ok(total);
+        }
+        after = page.page_info.end_cursor;
+    }
 }
 
 /// Polls `done` every 20 ms (for at most two minutes) and returns when it held.

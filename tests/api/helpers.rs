@@ -202,22 +202,36 @@ impl TestApp {
         self.record_as(&self.ingest_key, events).await
     }
 
-    /// Records events with `key`; returns `recordEvents`.
-    pub async fn record_as(&self, key: &str, events: Value) -> Value {
-        let data = self.ok(key, RECORD, json!({ "events": events })).await;
-        data["recordEvents"].clone()
+    /// The SDK's client of this server with `key`, as an application would use it.
+    pub fn sdk(&self, key: &str) -> the_eye_client::Client {
+        the_eye_client::Client::new(&self.url, key).expect("client")
     }
 
-    /// Runs the background job now; returns the report.
+    /// Records events with `key` through the SDK (each JSON object sent as it is, valid or
+    /// not); returns `recordEvents` as JSON.
+    pub async fn record_as(&self, key: &str, events: Value) -> Value {
+        let encoded: Vec<String> = events
+            .as_array()
+            .expect("an array of events")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        let answer = self
+            .sdk(key)
+            .record_encoded(&encoded)
+            .await
+            .unwrap_or_else(|e| panic!("recordEvents failed: {e}"));
+        serde_json::to_value(answer).expect("JSON")
+    }
+
+    /// Runs the background job now through the SDK; returns the report as JSON.
     pub async fn process(&self) -> Value {
-        let data = self
-            .ok(
-                &self.admin_key,
-                "mutation { processEvents { eventsProcessed batches sessionsUpdated durationMs } }",
-                json!({}),
-            )
-            .await;
-        data["processEvents"].clone()
+        let report = self
+            .sdk(&self.admin_key)
+            .process_events()
+            .await
+            .unwrap_or_else(|e| panic!("processEvents failed: {e}"));
+        serde_json::to_value(report).expect("JSON")
     }
 
     /// Events matching `filter` (all pages of up to 1000), as `node` objects.
@@ -286,8 +300,9 @@ impl TestApp {
     }
 }
 
-/// The `recordEvents` mutation with every field of the payload.
-pub const RECORD: &str = "mutation($events: [EventInput!]!) { recordEvents(events: $events) { accepted duplicates rejected results { index id status errorId errors { code message path } } } }";
+/// The `recordEvents` mutation with every field of the payload: the SDK's operation text
+/// (`clients/operations/RecordEvents.graphql`), for tests that send it raw.
+pub const RECORD: &str = the_eye_client::record_events::QUERY;
 
 /// A valid pageview.
 pub fn pageview(session: &str, timestamp: &str) -> Value {

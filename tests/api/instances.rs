@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use the_eye::auth::{Scope, Scopes, keys};
 
-use crate::helpers::{RECORD, event, fresh_database};
+use crate::helpers::{event, fresh_database};
 
 /// A `the-eye serve` process.
 pub struct ServerProcess {
@@ -27,6 +27,17 @@ impl ServerProcess {
         Self::spawn(
             Command::new(env!("CARGO_BIN_EXE_the-eye")),
             database_url,
+            "127.0.0.1:0",
+            args,
+        )
+    }
+
+    /// Starts `the-eye serve` on `listen` (to come back on the same port after a kill).
+    pub fn start_listening(database_url: &str, listen: &str, args: &[&str]) -> Self {
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_the-eye")),
+            database_url,
+            listen,
             args,
         )
     }
@@ -38,18 +49,12 @@ impl ServerProcess {
         prlimit
             .arg(format!("--nofile={open_files}:{open_files}"))
             .arg(env!("CARGO_BIN_EXE_the-eye"));
-        Self::spawn(prlimit, database_url, args)
+        Self::spawn(prlimit, database_url, "127.0.0.1:0", args)
     }
 
-    fn spawn(mut command: Command, database_url: &str, args: &[&str]) -> Self {
+    fn spawn(mut command: Command, database_url: &str, listen: &str, args: &[&str]) -> Self {
         let mut child = command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
+            .args(["serve", "--listen", listen, "--database-url", database_url])
             .args(args)
             .env("EYE_LOG", "info")
             .stdout(Stdio::null())
@@ -165,42 +170,33 @@ impl Fixture {
         }
     }
 
-    /// Sends a batch; `Err` for anything but a GraphQL answer without errors.
+    /// Sends a batch through the SDK's client; `Err` for anything but a GraphQL answer
+    /// without errors.
     pub async fn send(&self, url: &str, batch: &Value) -> Result<Value, String> {
-        let response = self
-            .http
-            .post(format!("{url}/graphql"))
-            .bearer_auth(&self.ingest_key)
-            .json(&json!({ "query": RECORD, "variables": { "events": batch } }))
-            .send()
-            .await
-            .map_err(|e| format!("transport: {e}"))?;
-        let answer: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("transport: {e}"))?;
-        match answer.get("errors") {
-            Some(errors) => Err(format!("graphql: {errors}")),
-            None => Ok(answer["data"]["recordEvents"].clone()),
+        let client = the_eye_client::Client::with_http(url, &self.ingest_key, self.http.clone())
+            .map_err(|e| e.to_string())?;
+        let encoded: Vec<String> = batch
+            .as_array()
+            .expect("an array of events")
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        match client.record_encoded(&encoded).await {
+            Ok(answer) => Ok(serde_json::to_value(answer).expect("JSON")),
+            Err(e @ the_eye_client::Error::Server { .. }) => Err(format!("graphql: {e}")),
+            Err(e) => Err(format!("transport: {e}")),
         }
     }
 
-    /// Runs `processEvents` on `url`.
+    /// Runs `processEvents` on `url` through the SDK's client.
     pub async fn process(&self, url: &str) -> i64 {
-        let answer: Value = self
-            .http
-            .post(format!("{url}/graphql"))
-            .bearer_auth(&self.admin_key)
-            .json(&json!({ "query": "mutation { processEvents { eventsProcessed } }" }))
-            .send()
+        let client = the_eye_client::Client::with_http(url, &self.admin_key, self.http.clone())
+            .expect("client");
+        let report = client
+            .process_events()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["data"]["processEvents"]["eventsProcessed"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{answer}"))
+            .unwrap_or_else(|e| panic!("processEvents failed: {e}"));
+        report.events_processed
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {

@@ -27,6 +27,8 @@ mod processing;
 mod query;
 mod retention;
 mod schema;
+mod sdk;
+mod send;
 mod series;
 mod slow_clients;
 mod typescript;
