@@ -10,7 +10,7 @@
 //! (401, 403, 400, 429, 503, 500); a failure mid-stream ends
 //! the response early, and the last cursor received is still the right place to resume.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::Extension;
 use axum::body::Body;
@@ -19,8 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{HttpState, refusal_response};
-use crate::auth::client_addr::client_addr;
+use super::{HttpState, client_of, refusal_response};
 use crate::auth::{Authentication, Scope};
 use crate::domain::parse_timestamp;
 use crate::error::{AppError, AppResult};
@@ -109,12 +108,7 @@ async fn start(
     headers: HeaderMap,
     params: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
-    let peer = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let client = client_addr(peer, forwarded, &state.trusted_proxies);
+    let client = client_of(connect, &headers, &state);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -296,14 +296,7 @@ async fn answer_graphql(
     if let Err(err) = check_nesting(&request, state.max_query_nesting) {
         return refusal(log, err);
     }
-    // Without connection info (a router served without it) the address is unknown and only an
-    // application without an allowlist can be used: fail closed.
-    let peer = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let client = client_addr(peer, forwarded, &state.trusted_proxies);
+    let client = client_of(connect, &headers, &state);
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -345,6 +338,22 @@ fn operation_names(request: &BatchRequest) -> String {
         .map(|operation| operation.operation_name.as_deref().unwrap_or("anonymous"))
         .collect();
     names.join(",")
+}
+
+/// The client's address: the TCP peer, or what a trusted proxy put in `X-Forwarded-For`.
+/// Without connection info (a router served without it) the address is unknown and only an
+/// application without an allowlist can be used: fail closed.
+fn client_of(
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    state: &HttpState,
+) -> IpAddr {
+    let peer = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    client_addr(peer, forwarded, &state.trusted_proxies)
 }
 
 /// The schema to run `request` on: the one without a depth limit when every operation is an

@@ -9,7 +9,7 @@
 //! and a place under the subscription caps (see [`crate::live`]). Open sockets end when the
 //! server shuts down.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -19,9 +19,8 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
-use super::HttpState;
+use super::{HttpState, client_of};
 use crate::auth::Authentication;
-use crate::auth::client_addr::client_addr;
 use crate::error::AppError;
 use crate::graphql::live::ConnectionSubscriptions;
 
@@ -33,12 +32,7 @@ pub(super) async fn graphql_ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let peer = connect.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let client = client_addr(peer, forwarded, &state.trusted_proxies);
+    let client = client_of(connect, &headers, &state);
     let header_key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
