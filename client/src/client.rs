@@ -169,6 +169,14 @@ impl Client {
         Ok(self.execute::<EventCounts>(variables).await?.event_counts)
     }
 
+    /// `eventSeries`: exact, zero-filled counts per bucket over `[from, to)` (scope `read`).
+    pub async fn event_series(
+        &self,
+        variables: event_series::Variables,
+    ) -> Result<event_series::EventSeriesEventSeries, Error> {
+        Ok(self.execute::<EventSeries>(variables).await?.event_series)
+    }
+
     /// `eventErrors`: one page of rejected events (scope `read`).
     pub async fn event_errors(
         &self,

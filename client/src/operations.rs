@@ -191,3 +191,14 @@ pub struct RevokeApiKey;
     skip_serializing_none
 )]
 pub struct RotateApiKey;
+
+/// Event counts per minute, hour or day of a time zone, zero-filled (scope `read`).
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "../clients/operations/EventSeries.graphql",
+    response_derives = "Debug, Clone, PartialEq, Serialize",
+    variables_derives = "Debug, Clone, PartialEq, Deserialize",
+    skip_serializing_none
+)]
+pub struct EventSeries;

@@ -322,3 +322,30 @@ async fn a_sender_dropped_without_close_logs_how_many_events_it_abandoned() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_client_reads_a_typed_event_series() {
+    use the_eye_client::operations::event_series::{BucketSize, Variables};
+    let app = crate::helpers::spawn_app().await;
+    app.record(serde_json::json!([
+        crate::helpers::pageview("s", "2021-01-01T00:10:00Z"),
+        crate::helpers::pageview("s", "2021-01-01T02:10:00Z"),
+    ]))
+    .await;
+    let client = Client::new(&app.url, &app.read_key).unwrap();
+    let series = client
+        .event_series(Variables {
+            bucket: BucketSize::HOUR,
+            from: "2021-01-01T00:00:00Z".into(),
+            to: "2021-01-01T03:00:00Z".into(),
+            time_zone: None,
+            filter: None,
+            split_by: None,
+            top: None,
+        })
+        .await
+        .unwrap();
+    let totals: Vec<i64> = series.points.iter().map(|p| p.total).collect();
+    assert_eq!(totals, [1, 0, 1]);
+    assert_eq!(series.time_zone, "UTC");
+}
