@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::{broadcast, watch};
 
-use crate::entities::{applications, event_errors, events};
+use crate::entities::{event_errors, events};
 use crate::error::{AppError, AppResult};
 
 /// The `NOTIFY` channel announcing commits on PostgreSQL.
@@ -310,7 +310,7 @@ async fn relay(
         .iter()
         .map(|e| e.application_id)
         .chain(rejected.iter().map(|e| e.application_id));
-    let names = application_names(db, app_ids).await?;
+    let names = crate::query::application_names(db, app_ids).await?;
     let name = |id: i32| names.get(&id).cloned().unwrap_or_default();
     for event in recorded {
         let app = name(event.application_id);
@@ -321,22 +321,6 @@ async fn relay(
         live.publish(LiveItem::Rejected(Arc::new((error, app))));
     }
     Ok(())
-}
-
-async fn application_names(
-    db: &DatabaseConnection,
-    ids: impl Iterator<Item = i32>,
-) -> Result<HashMap<i32, String>, sea_orm::DbErr> {
-    let mut ids: Vec<i32> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(applications::Entity::find()
-        .filter(applications::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect())
 }
 
 /// On PostgreSQL, listens for the commits of every instance and announces them to `live`.

@@ -22,6 +22,17 @@ pub fn require<'a>(ctx: &Context<'a>, scope: Scope) -> AppResult<&'a Caller> {
     }
 }
 
+/// The `applicationId` of a filter as a row id; `BAD_USER_INPUT` when it is not one.
+pub fn filter_application_id(id: &Option<async_graphql::ID>) -> AppResult<Option<i32>> {
+    id.as_ref()
+        .map(|id| {
+            id.parse::<i32>().map_err(|_| {
+                AppError::BadInput("`filter.applicationId` is not an application id".into())
+            })
+        })
+        .transpose()
+}
+
 /// The complexity of a paginated field: its items times what each item selects. Without
 /// `first`, the default page size counts (counts use the maximum). Negative `first` is left to
 /// the resolver to refuse with `BAD_USER_INPUT`.

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
-use super::context::{page_cost, require, state};
+use super::context::{filter_application_id, page_cost, require, state};
 use super::events::{Application, PageInfo, load_applications};
 use super::ingest::{RejectionCode, ValidationError};
 use super::scalars::{DateTime, JsonValue, optional_instant};
@@ -115,12 +115,7 @@ pub struct EventErrorFilter {
 
 impl EventErrorFilter {
     fn parse(self) -> AppResult<ErrorFilter> {
-        let application_id = match &self.application_id {
-            None => None,
-            Some(id) => Some(id.parse::<i32>().map_err(|_| {
-                AppError::BadInput("`filter.applicationId` is not an application id".into())
-            })?),
-        };
+        let application_id = filter_application_id(&self.application_id)?;
         Ok(ErrorFilter {
             from: optional_instant(&self.from, "filter.from")?,
             to: optional_instant(&self.to, "filter.to")?,

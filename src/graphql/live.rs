@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, InputObject, Result, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::context::{require, state};
+use super::context::{filter_application_id, require, state};
 use super::event_errors::EventError;
 use super::events::{Application, Event};
 use crate::auth::Scope;
@@ -43,12 +43,7 @@ struct Matcher {
 
 impl LiveFilter {
     fn parse(self) -> AppResult<Matcher> {
-        let application_id = match &self.application_id {
-            None => None,
-            Some(id) => Some(id.parse::<i32>().map_err(|_| {
-                AppError::BadInput("`filter.applicationId` is not an application id".into())
-            })?),
-        };
+        let application_id = filter_application_id(&self.application_id)?;
         Ok(Matcher {
             session_id: self.session_id,
             category: self.category,

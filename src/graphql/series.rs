@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
-use super::context::{require, state};
+use super::context::{filter_application_id, require, state};
 use super::scalars::DateTime;
 use crate::auth::Scope;
 use crate::error::{AppError, AppResult};
@@ -174,12 +174,7 @@ fn group_count(top: Option<i32>, max: usize) -> AppResult<usize> {
 
 impl SeriesFilter {
     fn parse(self) -> AppResult<series::SeriesFilter> {
-        let application_id = match &self.application_id {
-            None => None,
-            Some(id) => Some(id.parse::<i32>().map_err(|_| {
-                AppError::BadInput("`filter.applicationId` is not an application id".into())
-            })?),
-        };
+        let application_id = filter_application_id(&self.application_id)?;
         Ok(series::SeriesFilter {
             session_id: self.session_id,
             category: self.category,

@@ -189,7 +189,8 @@ fn hourly_parts(sql: &mut Sql, key: &str, filter: &EventFilter, whole: Range) {
     }
 }
 
-fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
+/// The first whole hour at or after `at`.
+pub(crate) fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
     let floor = hour_of(at);
     if floor == at {
         at

@@ -18,6 +18,24 @@ pub(crate) const QUEUED: &str =
     "EXISTS (SELECT 1 FROM event_queue WHERE event_queue.seq = events.seq)";
 use crate::error::{AppError, AppResult};
 
+/// The names of the applications with these ids, read in one query.
+pub async fn application_names(
+    db: &sea_orm::DatabaseConnection,
+    ids: impl IntoIterator<Item = i32>,
+) -> Result<std::collections::HashMap<i32, String>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut ids: Vec<i32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(crate::entities::applications::Entity::find()
+        .filter(crate::entities::applications::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect())
+}
+
 /// Filters on events, all optional and combined with AND; `from` and `to` are inclusive.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

@@ -18,15 +18,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::QUEUED;
+use super::counts::ceil_hour;
 use crate::db::Sql;
-use crate::entities::applications;
 use crate::error::{AppError, AppResult};
+use crate::processing::aggregate::hour_of;
 
 /// The size of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +229,7 @@ impl Plan {
                 None | Some((SeriesDimension::Category | SeriesDimension::Name, _))
             );
         let start = ceil_hour(request.from);
-        let end = floor_hour(request.to);
+        let end = hour_of(request.to);
         let hours = (slot_seconds == 3_600 && typed_only && start < end).then_some((start, end));
         Plan {
             slot_seconds,
@@ -338,39 +336,15 @@ fn push_type_filter(sql: &mut Sql, filter: &SeriesFilter) {
     }
 }
 
-fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = floor_hour(at);
-    if floor == at {
-        at
-    } else {
-        floor + TimeDelta::hours(1)
-    }
-}
-
-fn floor_hour(at: DateTime<Utc>) -> DateTime<Utc> {
-    crate::processing::aggregate::hour_of(at)
-}
-
 /// Replaces application ids by names in the keys of `slots`.
 async fn name_applications(
     db: &DatabaseConnection,
     slots: &mut [(i64, String, i64)],
 ) -> AppResult<()> {
-    let mut ids: Vec<i32> = slots
-        .iter()
-        .filter_map(|(_, key, _)| key.parse().ok())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names: HashMap<String, String> = applications::Entity::find()
-        .filter(applications::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|app| (app.id.to_string(), app.name))
-        .collect();
+    let ids = slots.iter().filter_map(|(_, key, _)| key.parse().ok());
+    let names = super::application_names(db, ids).await?;
     for (_, key, _) in slots.iter_mut() {
-        if let Some(name) = names.get(key.as_str()) {
+        if let Some(name) = key.parse().ok().and_then(|id: i32| names.get(&id)) {
             *key = name.clone();
         }
     }
