@@ -38,6 +38,26 @@ pub struct BaselineArgs {
     /// `DROP INDEX idx_events_name_time`). Separate several with `;`.
     #[arg(long)]
     pub setup_sql: Option<String>,
+    /// Drop every secondary index of `events` and `event_queue` after the migrations (and
+    /// after `--setup-sql`): what the rows cost the storage without any index to maintain.
+    #[arg(long)]
+    pub no_secondary_indexes: bool,
+}
+
+impl BaselineArgs {
+    /// The raw rate an ingest run is compared with: `rows` rows in transactions of 10,000,
+    /// every secondary index dropped, the service's default `synchronous`.
+    pub fn without_indexes(rows: usize, sessions: u64) -> Self {
+        Self {
+            rows,
+            rows_per_statement: 500,
+            txn_rows: vec![10_000],
+            sqlite_synchronous: SqliteSync::Full,
+            sessions,
+            setup_sql: None,
+            no_secondary_indexes: true,
+        }
+    }
 }
 
 struct Row {
@@ -63,6 +83,17 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
         println!("transactions of {txn_rows:>6} rows: {rate:>9.0} rows/s");
     }
     Ok(())
+}
+
+/// Rows per second for the first transaction size of `args`, without printing.
+pub async fn rate(args: &BaselineArgs) -> anyhow::Result<f64> {
+    let rows = rows(args)?;
+    insert_all(
+        args,
+        &rows,
+        args.txn_rows.first().copied().unwrap_or(10_000).max(1),
+    )
+    .await
 }
 
 fn rows(args: &BaselineArgs) -> anyhow::Result<Vec<Row>> {
@@ -106,6 +137,9 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
             .await
             .context("running --setup-sql")?;
     }
+    if args.no_secondary_indexes {
+        drop_secondary_indexes(&db).await?;
+    }
     // The service's write connection: the same page cache and pragmas; SQLite checkpoints on
     // commit here, as a minimal program would.
     let db = the_eye::db::connect_writer(&settings, &db, Checkpoints::OnCommit).await?;
@@ -144,6 +178,24 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
         tx.commit().await?;
     }
     Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Drops the indexes of `events` and `event_queue` that were created by statements (the
+/// primary keys stay: they are the tables' own order).
+async fn drop_secondary_indexes(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+               AND tbl_name IN ('events', 'event_queue')";
+    let names = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    for row in names {
+        let name: String = row.try_get("", "name")?;
+        db.execute_unprepared(&format!("DROP INDEX \"{name}\""))
+            .await
+            .with_context(|| format!("dropping {name}"))?;
+    }
+    Ok(())
 }
 
 fn insert_sql(rows: usize) -> String {

@@ -20,9 +20,12 @@ use tokio::sync::{Semaphore, watch};
 use the_eye_client::operations::event_counts;
 use the_eye_client::record_events::RecordEventsRecordEvents;
 
+use crate::baseline::{self, BaselineArgs};
 use crate::client::{Gql, code};
+use crate::cost::Usage;
 use crate::events::{Clock, EventGen, Mix, Sent};
 use crate::stats::Latencies;
+use crate::subscribers::{Pace, Subscribers};
 use crate::target::{Target, TargetArgs};
 
 /// Options of an ingest run.
@@ -54,6 +57,16 @@ pub struct IngestArgs {
     /// Fail unless every answer was a success and events stored = events accepted.
     #[arg(long)]
     pub check: bool,
+    /// Rows of the raw no-secondary-index baseline run after the load on a spawned SQLite
+    /// server, to report the service's rate as a ratio of it (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub raw_rows: usize,
+    /// Live-stream subscribers to every `eventRecorded` during the load.
+    #[arg(long, default_value_t = 0)]
+    pub subscribers: usize,
+    /// Whether those subscribers read what they are sent or stall.
+    #[arg(long, value_enum, default_value_t = Pace::Stalled)]
+    pub subscriber_pace: Pace,
 }
 
 /// What the requests saw.
@@ -120,6 +133,24 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (stop, stopped) = watch::channel(false);
     let watcher = tokio::spawn(watch_job(db.clone(), target.pid(), stopped));
+    let subscribers = if args.subscribers > 0 {
+        Some(
+            Subscribers::start(
+                &target.url,
+                &target.key,
+                args.subscribers,
+                args.subscriber_pace,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let usage_before = target.pid().and_then(Usage::of);
+    let wal_before = match &db {
+        Some(db) => wal_bytes(db).await,
+        None => None,
+    };
 
     let started = Instant::now();
     let duration = Duration::from_secs_f64(args.duration);
@@ -156,7 +187,32 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         Some(db) => Some(wait_for(|| async { Ok(oldest_unprocessed(db).await?.is_none()) }).await?),
         None => None,
     };
+    // Read when the backlog is empty: the background job's work for these events is included.
+    let usage = target
+        .pid()
+        .and_then(Usage::of)
+        .zip(usage_before)
+        .map(|(after, before)| after.since(&before));
+    let wal = match &db {
+        Some(db) => wal_bytes(db)
+            .await
+            .zip(wal_before)
+            .map(|(a, b)| a.saturating_sub(b)),
+        None => None,
+    };
     let stored = stored_events(&gql).await? - stored_before;
+    if let Some(subscribers) = subscribers {
+        let seen = subscribers.finish().await;
+        let events: Vec<u64> = seen.iter().map(|s| s.events).collect();
+        println!(
+            "{} {:?} subscribers: {} ended with LAGGED; events received min {} max {}",
+            seen.len(),
+            args.subscriber_pace,
+            seen.iter().filter(|s| s.lagged).count(),
+            events.iter().min().unwrap_or(&0),
+            events.iter().max().unwrap_or(&0)
+        );
+    }
     println!(
         "counted by eventCounts {:.0} ms after the last answer; job backlog empty after {}; \
          max processing lag during the load {}",
@@ -178,15 +234,60 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         ),
         None => println!("server memory: n/a (external server)"),
     }
+    match usage {
+        Some(usage) => println!(
+            "server cost: {}",
+            usage.per(tally.acked, "acknowledged event")
+        ),
+        None => println!("server cost: n/a (external server)"),
+    }
+    if let Some(wal) = wal {
+        println!(
+            "PostgreSQL WAL (pg_stat_wal, whole cluster): {:.0} bytes per acknowledged event \
+             ({:.1} MB)",
+            wal as f64 / tally.acked.max(1) as f64,
+            wal as f64 / 1e6
+        );
+    }
     println!(
         "sent {} new valid, {} invalid, {} repeated; stored {stored} (accepted {})",
         sent.unique_valid, sent.invalid, sent.duplicates, tally.accepted
     );
+    let spawned_sqlite = target.pid().is_some()
+        && target
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("sqlite:"));
+    drop(target);
+    if spawned_sqlite && args.raw_rows > 0 {
+        let raw =
+            baseline::rate(&BaselineArgs::without_indexes(args.raw_rows, args.sessions)).await?;
+        println!(
+            "raw SQLite, no secondary index, {} rows in transactions of 10,000: {raw:.0} rows/s; \
+             the service's acknowledged rate is {:.2}x of it",
+            args.raw_rows,
+            tally.acked as f64 / elapsed / raw
+        );
+    }
     if args.check {
         check(&tally, sent, stored)?;
         println!("check passed: events stored = events accepted = new valid events sent");
     }
     Ok(())
+}
+
+/// WAL bytes the PostgreSQL cluster has generated since its statistics were reset (`None` on
+/// SQLite or before PostgreSQL 14).
+async fn wal_bytes(db: &DatabaseConnection) -> Option<u64> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return None;
+    }
+    let sql = "SELECT wal_bytes::bigint AS wal_bytes FROM pg_stat_wal";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", "wal_bytes").ok().map(|b| b as u64)
 }
 
 fn describe(args: &IngestArgs) -> String {
@@ -195,14 +296,18 @@ fn describe(args: &IngestArgs) -> String {
     } else {
         "closed loop".into()
     };
+    let subscribers = match args.subscribers {
+        0 => String::new(),
+        n => format!(", {n} {:?} subscribers", args.subscriber_pace),
+    };
     format!(
-        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {} sessions",
+        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {} sessions{subscribers}",
         args.batch,
         args.concurrency,
         args.duration,
         args.invalid_share * 100.0,
         args.duplicate_share * 100.0,
-        args.sessions
+        args.sessions,
     )
 }
 

@@ -1,7 +1,8 @@
 //! The Eye's benchmark harness (`cargo bench --bench load -- --help`); see BENCHMARKS.md.
 //!
 //! - `ingest`: `recordEvents` load at an offered rate or at saturation, ack latency, processing
-//!   lag, errors by code, server memory, and a check that what was acknowledged was stored;
+//!   lag, errors by code, server memory, bytes written and CPU per event, the raw no-index
+//!   rate of the same machine, and a check that what was acknowledged was stored;
 //! - `generate`: an NDJSON file of historical events, to seed a database with `the-eye import`;
 //! - `query`: latency of the data team's queries on a seeded database;
 //! - `baseline`: the same rows inserted straight into SQLite, to compare the service with what
@@ -9,11 +10,13 @@
 
 mod baseline;
 mod client;
+mod cost;
 mod events;
 mod generate;
 mod ingest;
 mod query;
 mod stats;
+mod subscribers;
 mod target;
 
 use clap::{Parser, Subcommand};

@@ -6,13 +6,14 @@
 //! have partial edges to complete from raw events).
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use clap::Args;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::client::Gql;
+use crate::cost::Usage;
 use crate::stats::Latencies;
 use crate::target::{Target, TargetArgs};
 
@@ -30,10 +31,16 @@ pub struct QueryArgs {
     /// Pages walked (of 100 events) to reach the deep page.
     #[arg(long, default_value_t = 10)]
     pub deep_page: usize,
+    /// Requests per second (each due at a fixed interval, latency measured from when it was
+    /// due); 0 sends the next request as soon as the previous one is answered. With ingest
+    /// running against the same server (`ingest --url … --key …`), the mixed-load figures.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
 }
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
 const SESSION: &str = "query($id: String!) { session(id: $id) { eventCount firstSeen lastSeen applications { name } } }";
+const SERIES: &str = "query($b: BucketSize!, $from: DateTime!, $to: DateTime!, $s: SeriesDimension) { eventSeries(bucket: $b, from: $from, to: $to, splitBy: $s) { groups { key total } points { start total groups other } } }";
 const COUNTS: &str = "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { edges { node { key count } } } }";
 
 /// What the queries are drawn from.
@@ -59,8 +66,8 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         data.last,
         args.deep_page + 1
     );
-    println!("| query | p50 ms | p95 ms | p99 ms | max ms |");
-    println!("|---|---|---|---|---|");
+    println!("| query | p50 ms | p95 ms | p99 ms | max ms | server CPU per query µs |");
+    println!("|---|---|---|---|---|---|");
     type Make = fn(&Data, &mut SmallRng) -> (&'static str, Value);
     let cases: Vec<(&str, Make)> = vec![
         ("events by session", |d, r| {
@@ -98,12 +105,46 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ("eventCounts by NAME + 1 h", |d, r| {
             (COUNTS, json!({ "g": "NAME", "f": window(d, r) }))
         }),
+        ("eventSeries DAY, 30 days, split by CATEGORY", |d, _| {
+            let from = d.first.duration_trunc(Duration::days(1)).unwrap_or(d.first);
+            let to = from + Duration::days(30);
+            let range = json!({ "from": from.to_rfc3339(), "to": to.to_rfc3339() });
+            (SERIES, with(with(range, "b", "DAY"), "s", "CATEGORY"))
+        }),
+        ("eventSeries HOUR, 7 days", |d, r| {
+            let hours = ((d.last - d.first).num_hours() - 24 * 7).max(1);
+            let start = d
+                .first
+                .duration_trunc(Duration::hours(1))
+                .unwrap_or(d.first);
+            let from = start + Duration::hours(r.random_range(0..hours));
+            let to = from + Duration::days(7);
+            let range = json!({ "from": from.to_rfc3339(), "to": to.to_rfc3339() });
+            (SERIES, with(range, "b", "HOUR"))
+        }),
+        ("eventSeries MINUTE, 1 h", |d, r| {
+            (SERIES, with(window(d, r), "b", "MINUTE"))
+        }),
     ];
     for (name, make) in cases {
         let mut latencies = Latencies::default();
+        let mut usage_before = None;
+        let interval =
+            (args.rate > 0.0).then(|| std::time::Duration::from_secs_f64(1.0 / args.rate));
+        let paced_from = std::time::Instant::now();
         for i in 0..args.warmup + args.iterations {
+            if i == args.warmup {
+                usage_before = target.pid().and_then(Usage::of);
+            }
             let (query, variables) = make(&data, &mut rng);
-            let started = std::time::Instant::now();
+            let started = match interval {
+                Some(interval) => {
+                    let due = paced_from + interval * i as u32;
+                    tokio::time::sleep_until(due.into()).await;
+                    due
+                }
+                None => std::time::Instant::now(),
+            };
             gql.query(query, variables)
                 .await
                 .map_err(|code| anyhow::anyhow!("{name} failed: {code}"))?;
@@ -111,9 +152,16 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 latencies.record(started.elapsed());
             }
         }
+        let cpu = target.pid().and_then(Usage::of).zip(usage_before).map_or(
+            "n/a".to_string(),
+            |(after, before)| {
+                let spent = after.since(&before).cpu.as_secs_f64();
+                format!("{:.0}", spent * 1e6 / args.iterations.max(1) as f64)
+            },
+        );
         let s = latencies.summary();
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {cpu} |",
             s.p50, s.p95, s.p99, s.max
         );
     }
