@@ -14,6 +14,7 @@ use sea_orm::sqlx;
 use the_eye::config::{DatabaseSettings, SqliteSync};
 use the_eye::db::Checkpoints;
 
+use crate::cost::Usage;
 use crate::events::{Clock, EventGen, Mix};
 
 /// Options of `baseline`.
@@ -149,6 +150,7 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
     let pool = db.get_sqlite_connection_pool();
     let per_statement = args.rows_per_statement.max(1);
     let received_at = Utc::now();
+    let usage_before = Usage::of(std::process::id());
     let started = Instant::now();
     for transaction in rows.chunks(txn_rows) {
         let mut tx = pool.begin().await?;
@@ -177,7 +179,15 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
         }
         tx.commit().await?;
     }
-    Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+    let rate = rows.len() as f64 / started.elapsed().as_secs_f64();
+    if let Some((after, before)) = Usage::of(std::process::id()).zip(usage_before) {
+        // SQLite's own checkpoints run inside the commits, so they are counted.
+        eprintln!(
+            "  transactions of {txn_rows}: {}",
+            after.since(&before).per(rows.len() as u64, "row")
+        );
+    }
+    Ok(rate)
 }
 
 /// Drops the indexes of `events` and `event_queue` that were created by statements (the

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::cursor::CountCursor;
-use super::{EventFilter, QUEUED};
+use super::{EventFilter, QUEUED, unprocessed_events};
 use crate::db::Sql;
 use crate::error::AppResult;
 use crate::processing::aggregate::hour_of;
@@ -129,9 +129,10 @@ pub fn counts_statement(
             } else {
                 "session_type_counts"
             };
-        aggregate_part(&mut sql, table, key, filter, None);
         if table == "sessions" {
-            only_top_sessions(&mut sql, limit, after);
+            top_sessions(&mut sql, limit, after);
+        } else {
+            aggregate_part(&mut sql, table, key, filter, None);
         }
         sql.push(" UNION ALL ");
         raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
@@ -225,18 +226,20 @@ fn aggregate_part(
     }
 }
 
-/// Restricts the `sessions` part to the sessions that can be among the `limit` largest: the
-/// `limit` largest by aggregate (read from `idx_sessions_count`) and those with unprocessed
-/// events. Any other session's total is its aggregate, which ranks after each of those
-/// `limit` sessions' aggregates (count descending, then key), and so after their totals too:
-/// the answer is the same as counting every session, without sorting them all.
+/// The `sessions` aggregates of the sessions that can be among the `limit` largest: the
+/// `limit` largest by aggregate (read in order from the covering `idx_sessions_count`, with
+/// no lookup of each session) and those with unprocessed events (few: looked up one by one).
+/// Any other session's total is its aggregate, which ranks after each of those `limit`
+/// sessions' aggregates (count descending, then key), and so after their totals too: the
+/// answer is the same as counting every session, without sorting them all. A session in both
+/// sets gives the same row twice, which `UNION` keeps once.
 ///
 /// After a cursor, the `limit` largest are taken among the sessions that rank after it and
 /// have no unprocessed events: their totals are their aggregates, so they stay after the
 /// cursor (a session whose unprocessed events lift it above the cursor is not counted on, and
 /// is among the candidates anyway through the second branch).
-fn only_top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
-    sql.push(" AND session_id IN (SELECT session_id FROM (SELECT session_id FROM sessions");
+fn top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
+    sql.push("SELECT k, c FROM (SELECT session_id AS k, event_count AS c FROM sessions");
     if let Some(after) = after {
         sql.push(" WHERE (event_count < ").bind(after.count);
         sql.push(" OR (event_count = ").bind(after.count);
@@ -247,7 +250,7 @@ fn only_top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
     }
     sql.push(" ORDER BY event_count DESC, session_id ASC LIMIT ")
         .bind(limit as i64);
-    sql.push(") top UNION SELECT session_id FROM ");
+    sql.push(") top UNION SELECT session_id AS k, event_count AS c FROM sessions WHERE session_id IN (SELECT e.session_id FROM ");
     push_unprocessed_events(sql, false);
     sql.push(")");
 }
@@ -261,10 +264,9 @@ fn only_top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
 fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
     if session_given {
         sql.push(&format!("events WHERE {QUEUED}"));
-    } else if sql.backend() == DbBackend::Sqlite {
-        sql.push("event_queue AS q CROSS JOIN events AS e ON e.seq = q.seq WHERE 1 = 1");
     } else {
-        sql.push("event_queue AS q JOIN events AS e ON e.seq = q.seq WHERE 1 = 1");
+        sql.push(unprocessed_events(sql.backend()));
+        sql.push(" WHERE 1 = 1");
     }
 }
 

@@ -16,6 +16,19 @@ use crate::config::Limits;
 /// is still in the job's queue). Each row is checked with one primary-key lookup.
 pub(crate) const QUEUED: &str =
     "EXISTS (SELECT 1 FROM event_queue WHERE event_queue.seq = events.seq)";
+
+/// The events the background job has not processed yet, as a `FROM` source whose columns are
+/// those of `events`: the queue drives the join, for when the queue is the smaller set (a
+/// time range or a type, as opposed to one session's events, which [`QUEUED`] checks one by
+/// one). SQLite is told the join order with `CROSS JOIN`: without statistics it would rather
+/// walk an index of `events` in the order a `GROUP BY` wants. PostgreSQL's planner has
+/// statistics and needs no hint.
+pub(crate) fn unprocessed_events(backend: sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm::DbBackend::Sqlite => "event_queue AS q CROSS JOIN events AS e ON e.seq = q.seq",
+        _ => "event_queue AS q JOIN events AS e ON e.seq = q.seq",
+    }
+}
 use crate::error::{AppError, AppResult};
 
 /// The names of the applications with these ids, read in one query.

@@ -132,3 +132,41 @@ async fn the_main_queries_use_indexes() {
         }
     }
 }
+
+/// A month-long series counts the events the job has not processed yet by walking the job's
+/// queue, not by checking every event of the month against it (one second on 10M events).
+#[tokio::test]
+async fn a_long_series_reads_unprocessed_events_from_the_queue() {
+    use the_eye::query::series::{
+        BucketSize, SeriesDimension, SeriesFilter, SeriesRequest, series_statement,
+    };
+    let app = spawn_app().await;
+    let backend = app.db.get_database_backend();
+    let request = SeriesRequest {
+        bucket: BucketSize::Day,
+        from: at("2021-01-01T00:00:00Z"),
+        to: at("2021-01-31T00:00:00Z"),
+        zone: chrono_tz::UTC,
+        filter: SeriesFilter::default(),
+        split: Some((SeriesDimension::Category, 5)),
+    };
+    let statement = series_statement(backend, &request, 1500).unwrap();
+    assert!(
+        !statement.sql.contains("EXISTS"),
+        "no per-event check against the queue:\n{}",
+        statement.sql
+    );
+    let plan = plan(&app, statement).await;
+    println!("-- a month of days by category ({backend:?})\n{plan}\n");
+    assert!(plan.contains("type_counts_hourly"), "aggregates in\n{plan}");
+    if backend == DbBackend::Sqlite {
+        assert!(
+            plan.lines().any(|line| line.trim() == "SCAN q"),
+            "the queue drives the unprocessed part in\n{plan}"
+        );
+        assert!(
+            !plan.contains("idx_events_time"),
+            "no walk of the month's events in\n{plan}"
+        );
+    }
+}
