@@ -33,6 +33,7 @@ pub struct EventInput {
 
 /// What happened to one event.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::ingest::EventStatus")]
 pub enum EventStatus {
     /// Stored.
     Accepted,
@@ -183,11 +184,7 @@ fn payload(outcomes: Vec<EventOutcome>) -> RecordEventsPayload {
         .map(|o| EventResult {
             index: o.index as i32,
             id: o.id.map(ID),
-            status: match o.status {
-                ingest::EventStatus::Accepted => EventStatus::Accepted,
-                ingest::EventStatus::Duplicate => EventStatus::Duplicate,
-                ingest::EventStatus::Rejected => EventStatus::Rejected,
-            },
+            status: o.status.into(),
             errors: o.errors.into_iter().map(ValidationError::from).collect(),
             error_id: o.error_id.map(|id| ID(id.to_string())),
         })

@@ -19,6 +19,7 @@ pub mod processing;
 pub mod scalars;
 pub mod series;
 pub mod sessions;
+pub mod types;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
