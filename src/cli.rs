@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::ingest::import::{ImportContext, import_ndjson};
 use crate::ingest::registry::Registry;
 use crate::telemetry::logs::LogFormat;
-use crate::{db, graphql, processing, server};
+use crate::{db, graphql, processing, server, shutdown};
 
 mod erase;
 mod export;
@@ -331,7 +331,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("listening on {}: {e}", settings.listen))?;
-            server::serve(settings, listener, shutdown_signal()).await
+            server::serve(settings, listener, shutdown::signal()).await
         }
         Command::Migrate(database) => {
             let conn = db::connect(&database).await?;
@@ -416,27 +416,4 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         report.unreadable
     );
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }

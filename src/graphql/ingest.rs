@@ -150,7 +150,7 @@ impl IngestMutation {
                 timestamp: e.timestamp.into_raw(),
             })
             .collect();
-        match ingest::record_events(state(ctx), caller, inputs).await {
+        match ingest::record_events(&state(ctx).ingest, caller, inputs).await {
             Ok(outcomes) => {
                 let payload = payload(outcomes);
                 if let Ok(log) = ctx.data::<Arc<RequestLog>>() {

@@ -14,7 +14,6 @@ pub mod events;
 pub mod ingest;
 pub mod lifecycle;
 pub mod live;
-pub mod nesting;
 pub mod processing;
 pub mod scalars;
 pub mod series;

@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::entities::event_types;
 use crate::error::{AppError, AppResult};
@@ -144,4 +146,23 @@ impl Registry {
         self.refresh().await?;
         Ok(model)
     }
+}
+
+/// Reloads `registry` every `every` until `stopped`, so that this instance sees the types other
+/// instances define. A failed reload is logged and the current types kept.
+pub fn spawn_refresh(
+    registry: Arc<Registry>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if crate::shutdown::sleep_or_stopped(every, &mut stopped).await {
+                break;
+            }
+            if let Err(err) = registry.refresh().await {
+                tracing::warn!(error = ?err, "refreshing the event-type registry failed");
+            }
+        }
+    })
 }

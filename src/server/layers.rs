@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use super::REQUEST_ID_HEADER;
 use crate::config::{ConnectionSettings, Limits};
-use crate::graphql::error::{REQUEST_ID, request_id};
+use crate::telemetry::{REQUEST_ID, request_id};
 
 /// What [`limit_body`] enforces.
 #[derive(Clone, Copy)]

@@ -43,9 +43,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::graphql::error::classify_unlabelled;
-use crate::graphql::nesting::nesting_depth;
 use crate::graphql::{AppSchema, Schemas, build_schemas};
-use crate::ingest::registry::Registry;
+use crate::ingest::Ingest;
+use crate::ingest::registry::{self, Registry};
 use crate::ingest::writer::Writer;
 use crate::live::{self, Live};
 use crate::state::AppState;
@@ -59,10 +59,12 @@ mod export;
 mod introspection;
 mod layers;
 pub mod metrics;
+mod nesting;
 mod websocket;
 
 use layers::error_response;
 pub use layers::with_layers;
+use nesting::nesting_depth;
 
 /// The header carrying each request's id (set when the client did not send one).
 pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -136,7 +138,7 @@ pub async fn serve_with_clock(
         clock.clone(),
         stopped.clone(),
     );
-    let refresher = spawn_registry_refresh(
+    let refresher = registry::spawn_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
         stopped.clone(),
@@ -158,9 +160,15 @@ pub async fn serve_with_clock(
         schemas: build_schemas(AppState {
             db,
             write_db,
+            ingest: Ingest {
+                registry,
+                writer,
+                limits: settings.limits.clone(),
+                settings: settings.ingest.clone(),
+                clock: clock.clone(),
+                rate_limits: rate_limits.clone(),
+            },
             settings: Arc::new(settings),
-            registry,
-            writer,
             clock,
             rate_limits,
             live,
@@ -437,21 +445,4 @@ async fn bootstrap_admin_key(db: &DatabaseConnection, graphiql_url: &str) -> any
         key.secret
     );
     Ok(())
-}
-
-fn spawn_registry_refresh(
-    registry: Arc<Registry>,
-    every: Duration,
-    mut stopped: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if crate::shutdown::sleep_or_stopped(every, &mut stopped).await {
-                break;
-            }
-            if let Err(err) = registry.refresh().await {
-                tracing::warn!(error = ?err, "refreshing the event-type registry failed");
-            }
-        }
-    })
 }
