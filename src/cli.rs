@@ -216,7 +216,7 @@ async fn run_app(command: AppCommand) -> anyhow::Result<()> {
             let allowlist = if allow.is_empty() {
                 None
             } else {
-                Some(Allowlist::parse(&allow).map_err(|e| anyhow::anyhow!(e))?)
+                Some(Allowlist::parse(&allow)?)
             };
             let app = applications::create_application(&conn, &name, allowlist)
                 .await
@@ -240,7 +240,7 @@ async fn run_app(command: AppCommand) -> anyhow::Result<()> {
             let allowlist = if any {
                 None
             } else {
-                Some(Allowlist::parse(&cidrs).map_err(|e| anyhow::anyhow!(e))?)
+                Some(Allowlist::parse(&cidrs)?)
             };
             let app = find_app(&conn, &name).await?;
             let app = applications::set_allowlist(&conn, app.id, allowlist)

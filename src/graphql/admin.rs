@@ -128,7 +128,7 @@ pub(super) fn parse_id(id: &ID, what: &str) -> AppResult<i32> {
 
 fn parse_allowlist(entries: Option<Vec<String>>) -> AppResult<Option<Allowlist>> {
     entries
-        .map(|e| Allowlist::parse(&e).map_err(AppError::BadInput))
+        .map(|e| Allowlist::parse(&e).map_err(|e| AppError::BadInput(e.to_string())))
         .transpose()
 }
 

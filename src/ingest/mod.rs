@@ -133,7 +133,11 @@ async fn validate_and_store(
         }
     }
     // Kept for the answers; each is moved out exactly once below.
-    let mut ids: Vec<String> = batch.events.iter().map(|e| e.event_id.clone()).collect();
+    let mut ids: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| e.event_id().to_owned())
+        .collect();
     let mut rejected: Vec<_> = batch
         .rejected
         .iter()
