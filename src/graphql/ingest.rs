@@ -8,7 +8,6 @@ use super::context::{require, state};
 use super::scalars::{DateTime, JsonValue};
 use crate::auth::Scope;
 use crate::domain::Reason;
-use crate::error::AppError;
 use crate::ingest::validate::RawEvent;
 use crate::ingest::{self, EventOutcome};
 use crate::telemetry::request_log::RequestLog;
@@ -164,8 +163,7 @@ impl IngestMutation {
                 Ok(payload)
             }
             Err(err) => {
-                if let AppError::RateLimited { retry_after_ms, .. } = &err {
-                    let seconds = retry_after_ms.div_ceil(1_000).max(1);
+                if let Some(seconds) = err.retry_after_secs() {
                     ctx.insert_http_header("retry-after", seconds.to_string());
                 }
                 Err(err.into())

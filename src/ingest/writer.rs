@@ -234,14 +234,9 @@ async fn commit_and_answer(db: &DatabaseConnection, group: Vec<Pending>, live: &
             false
         }
         Err(err) => {
-            let transient = crate::db::is_transient(&err);
             tracing::error!(error = %err, batches = group.len(), "group commit failed");
             for pending in group {
-                let answer = if transient {
-                    AppError::Unavailable("the database is unavailable; retrying is safe".into())
-                } else {
-                    AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
-                };
+                let answer = AppError::from(err.clone()).context("storing the batch");
                 let _ = pending.reply.send(Err(answer));
             }
             false
