@@ -14,6 +14,10 @@ use the_eye::clock::{Clock, ManualClock, SystemClock};
 use the_eye::config::Settings;
 use tokio::sync::oneshot;
 
+mod processes;
+
+pub use processes::{Fixture, ServerProcess};
+
 /// A running server and keys with each scope.
 pub struct TestApp {
     pub url: String,
@@ -60,10 +64,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
     settings.processing.process_interval_ms = 3_600_000;
     configure(&mut settings);
 
-    let db = the_eye::db::connect(&settings.database)
-        .await
-        .expect("connect");
-    the_eye::db::migrate(&db).await.expect("migrate");
+    let db = connect_migrated(&settings.database.database_url).await;
     let key = |app: &'static str, scope: Scope| {
         let db = db.clone();
         async move {
@@ -106,6 +107,26 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
         stop: Some(stop),
         server: Some(server),
     }
+}
+
+/// The first line of a PostgreSQL-only test. Such tests are `#[ignore]`d, so that plain
+/// `cargo test` reports them as ignored; CI runs them with `--include-ignored` and
+/// `EYE_TEST_POSTGRES_URL` set (`.ci/run`). Run without it, the test fails rather than passes
+/// (and [`fresh_database`] fails when the server is unreachable).
+pub fn require_postgres() {
+    let url = std::env::var("EYE_TEST_POSTGRES_URL").unwrap_or_default();
+    assert!(!url.is_empty(), "this test needs EYE_TEST_POSTGRES_URL");
+}
+
+/// A connection to `database_url`, migrated.
+pub async fn connect_migrated(database_url: &str) -> DatabaseConnection {
+    let settings = the_eye::config::DatabaseSettings {
+        database_url: database_url.to_string(),
+        ..Default::default()
+    };
+    let db = the_eye::db::connect(&settings).await.expect("connect");
+    the_eye::db::migrate(&db).await.expect("migrate");
+    db
 }
 
 /// A SQLite file in `dir`, or a new PostgreSQL database when `EYE_TEST_POSTGRES_URL` is set.
