@@ -118,6 +118,17 @@ pub fn require_postgres() {
     assert!(!url.is_empty(), "this test needs EYE_TEST_POSTGRES_URL");
 }
 
+/// Each event of the JSON array `events` as its own JSON text, as the SDK's
+/// `record_encoded` takes them (valid or not).
+pub fn encoded(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .expect("an array of events")
+        .iter()
+        .map(Value::to_string)
+        .collect()
+}
+
 /// A connection to `database_url`, migrated.
 pub async fn connect_migrated(database_url: &str) -> DatabaseConnection {
     let settings = the_eye::config::DatabaseSettings {
@@ -231,15 +242,9 @@ impl TestApp {
     /// Records events with `key` through the SDK (each JSON object sent as it is, valid or
     /// not); returns `recordEvents` as JSON.
     pub async fn record_as(&self, key: &str, events: Value) -> Value {
-        let encoded: Vec<String> = events
-            .as_array()
-            .expect("an array of events")
-            .iter()
-            .map(Value::to_string)
-            .collect();
         let answer = self
             .sdk(key)
-            .record_encoded(&encoded)
+            .record_encoded(&encoded(&events))
             .await
             .unwrap_or_else(|e| panic!("recordEvents failed: {e}"));
         serde_json::to_value(answer).expect("JSON")

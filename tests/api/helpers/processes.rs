@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::Value;
 use the_eye::auth::{Scope, Scopes, keys};
 
-use super::{connect_migrated, fresh_database};
+use super::{connect_migrated, encoded, fresh_database};
 
 /// A `the-eye serve` process.
 pub struct ServerProcess {
@@ -170,13 +170,7 @@ impl Fixture {
     pub async fn send(&self, url: &str, batch: &Value) -> Result<Value, String> {
         let client = the_eye_client::Client::with_http(url, &self.ingest_key, self.http.clone())
             .map_err(|e| e.to_string())?;
-        let encoded: Vec<String> = batch
-            .as_array()
-            .expect("an array of events")
-            .iter()
-            .map(Value::to_string)
-            .collect();
-        match client.record_encoded(&encoded).await {
+        match client.record_encoded(&encoded(batch)).await {
             Ok(answer) => Ok(serde_json::to_value(answer).expect("JSON")),
             Err(e @ the_eye_client::Error::Server { .. }) => Err(format!("graphql: {e}")),
             Err(e) => Err(format!("transport: {e}")),
