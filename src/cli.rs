@@ -7,6 +7,7 @@ pub mod send;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sea_orm::DatabaseConnection;
 
@@ -20,7 +21,7 @@ use crate::error::AppError;
 use crate::ingest::import::{ImportContext, import_ndjson};
 use crate::ingest::registry::Registry;
 use crate::telemetry::logs::LogFormat;
-use crate::{db, graphql, processing, server};
+use crate::{db, graphql, processing, server, shutdown};
 
 mod erase;
 mod export;
@@ -167,9 +168,10 @@ async fn open(database: &DatabaseSettings) -> anyhow::Result<DatabaseConnection>
     Ok(conn)
 }
 
-/// Service errors on the command line: the operator is trusted, so the whole message is shown.
-fn fail(doing: &str) -> impl FnOnce(AppError) -> anyhow::Error + '_ {
-    move |e| anyhow::anyhow!("{doing}: {e:?}")
+/// Service errors on the command line, with what was being done: the operator is trusted, so
+/// the whole message is shown, and an internal error its whole cause chain.
+fn fail(doing: &'static str) -> impl FnOnce(AppError) -> anyhow::Error {
+    move |e| anyhow::Error::from(e).context(doing)
 }
 
 fn print_app(app: &app_entity::Model) -> anyhow::Result<()> {
@@ -216,7 +218,7 @@ async fn run_app(command: AppCommand) -> anyhow::Result<()> {
             let allowlist = if allow.is_empty() {
                 None
             } else {
-                Some(Allowlist::parse(&allow).map_err(|e| anyhow::anyhow!(e))?)
+                Some(Allowlist::parse(&allow)?)
             };
             let app = applications::create_application(&conn, &name, allowlist)
                 .await
@@ -240,7 +242,7 @@ async fn run_app(command: AppCommand) -> anyhow::Result<()> {
             let allowlist = if any {
                 None
             } else {
-                Some(Allowlist::parse(&cidrs).map_err(|e| anyhow::anyhow!(e))?)
+                Some(Allowlist::parse(&cidrs)?)
             };
             let app = find_app(&conn, &name).await?;
             let app = applications::set_allowlist(&conn, app.id, allowlist)
@@ -330,8 +332,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(settings) => {
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
-                .map_err(|e| anyhow::anyhow!("listening on {}: {e}", settings.listen))?;
-            server::serve(settings, listener, shutdown_signal()).await
+                .with_context(|| format!("listening on {}", settings.listen))?;
+            server::serve(settings, listener, shutdown::signal()).await
         }
         Command::Migrate(database) => {
             let conn = db::connect(&database).await?;
@@ -351,7 +353,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = db::connect_writer(&database, &conn, db::Checkpoints::OnCommit).await?;
             let report = processing::run_until_idle(&conn, processing.process_batch_size)
                 .await
-                .map_err(|e| anyhow::anyhow!("processing events: {e:?}"))?;
+                .map_err(fail("processing events"))?;
             println!(
                 "processed {} events in {} batches ({} session updates) in {} ms",
                 report.events_processed,
@@ -380,15 +382,15 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     db::migrate(&conn).await?;
     let app = applications::ensure_application(&conn, &args.app)
         .await
-        .map_err(|e| anyhow::anyhow!("finding the application: {e:?}"))?;
+        .map_err(fail("finding the application"))?;
     let registry = Registry::load(conn.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?;
+        .map_err(fail("loading the event-type registry"))?;
     let source: Box<dyn std::io::BufRead + Send> = if args.file.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
         let file = std::fs::File::open(&args.file)
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", args.file.display()))?;
+            .with_context(|| format!("opening {}", args.file.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
     let write_db = db::connect_writer(&args.database, &conn, db::Checkpoints::OnCommit).await?;
@@ -402,7 +404,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = import_ndjson(&write_db, source, context)
         .await
-        .map_err(|e| anyhow::anyhow!("importing: {e:?}"))?;
+        .map_err(fail("importing"))?;
     for (line, why) in &report.unreadable_lines {
         eprintln!("line {line}: not an event: {why}");
     }
@@ -416,27 +418,4 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         report.unreadable
     );
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }

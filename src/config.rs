@@ -2,7 +2,7 @@
 //! environment variable and by a command-line flag (clap's `env`), in that order of precedence.
 //! Units are part of the names (`_ms`, `_bytes`, `_chars`).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
@@ -17,25 +17,25 @@ pub struct DatabaseSettings {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
     /// Largest number of pooled connections.
-    #[arg(long, env = "EYE_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    #[arg(long, env = "EYE_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
     /// Connections kept open even when idle.
-    #[arg(long, env = "EYE_DB_MIN_CONNECTIONS", default_value_t = 1)]
+    #[arg(long, env = "EYE_DB_MIN_CONNECTIONS", default_value_t = DEFAULT_DB_MIN_CONNECTIONS)]
     pub db_min_connections: u32,
     /// How long to wait for a pooled connection (or, on SQLite, for the write lock) before
     /// answering `UNAVAILABLE`.
-    #[arg(long, env = "EYE_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(long, env = "EYE_DB_TIMEOUT_MS", default_value_t = DEFAULT_DB_TIMEOUT_MS)]
     pub db_timeout_ms: u64,
     /// How long opening a new connection may take.
-    #[arg(long, env = "EYE_DB_CONNECT_TIMEOUT_MS", default_value_t = 3_000)]
+    #[arg(long, env = "EYE_DB_CONNECT_TIMEOUT_MS", default_value_t = DEFAULT_DB_CONNECT_TIMEOUT_MS)]
     pub db_connect_timeout_ms: u64,
     /// PostgreSQL only: the server cancels any statement running longer than this (0: never).
-    #[arg(long, env = "EYE_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "EYE_DB_STATEMENT_TIMEOUT_MS", default_value_t = DEFAULT_DB_STATEMENT_TIMEOUT_MS)]
     pub db_statement_timeout_ms: u64,
     /// SQLite only: `full` fsyncs the WAL on every commit, so an acknowledged batch survives a
     /// power loss; `normal` survives a crash of the process but may lose the last commits on
     /// power loss.
-    #[arg(long, env = "EYE_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSync::Full)]
+    #[arg(long, env = "EYE_SQLITE_SYNCHRONOUS", value_enum, default_value_t = DEFAULT_SQLITE_SYNCHRONOUS)]
     pub sqlite_synchronous: SqliteSync,
 }
 
@@ -43,15 +43,28 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             database_url: DEFAULT_DATABASE_URL.into(),
-            db_max_connections: 8,
-            db_min_connections: 1,
-            db_timeout_ms: 5_000,
-            db_connect_timeout_ms: 3_000,
-            db_statement_timeout_ms: 30_000,
-            sqlite_synchronous: SqliteSync::Full,
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            db_min_connections: DEFAULT_DB_MIN_CONNECTIONS,
+            db_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
+            db_connect_timeout_ms: DEFAULT_DB_CONNECT_TIMEOUT_MS,
+            db_statement_timeout_ms: DEFAULT_DB_STATEMENT_TIMEOUT_MS,
+            sqlite_synchronous: DEFAULT_SQLITE_SYNCHRONOUS,
         }
     }
 }
+
+/// Default of `EYE_DB_MAX_CONNECTIONS`.
+pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 8;
+/// Default of `EYE_DB_MIN_CONNECTIONS`.
+pub const DEFAULT_DB_MIN_CONNECTIONS: u32 = 1;
+/// Default of `EYE_DB_TIMEOUT_MS`.
+pub const DEFAULT_DB_TIMEOUT_MS: u64 = 5_000;
+/// Default of `EYE_DB_CONNECT_TIMEOUT_MS`.
+pub const DEFAULT_DB_CONNECT_TIMEOUT_MS: u64 = 3_000;
+/// Default of `EYE_DB_STATEMENT_TIMEOUT_MS`.
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+/// Default of `EYE_SQLITE_SYNCHRONOUS`: an acknowledged batch survives a power loss.
+pub const DEFAULT_SQLITE_SYNCHRONOUS: SqliteSync = SqliteSync::Full;
 
 /// SQLite's `synchronous` pragma, limited to the two values that make sense in WAL mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,73 +89,81 @@ pub enum UnknownEventTypes {
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
     /// Largest request body; bigger requests are refused before parsing.
-    #[arg(long, env = "EYE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "EYE_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
     /// Most events in one `recordEvents` call; a bigger batch is refused whole.
-    #[arg(long, env = "EYE_MAX_EVENTS_PER_BATCH", default_value_t = 1_000)]
+    #[arg(long, env = "EYE_MAX_EVENTS_PER_BATCH", default_value_t = Limits::DEFAULT.max_events_per_batch)]
     pub max_events_per_batch: usize,
     /// Largest `data` of one event, as compact JSON; a bigger event is rejected alone.
-    #[arg(long, env = "EYE_MAX_DATA_BYTES", default_value_t = 32 * 1024)]
+    #[arg(long, env = "EYE_MAX_DATA_BYTES", default_value_t = Limits::DEFAULT.max_data_bytes)]
     pub max_data_bytes: usize,
     /// Deepest nesting of objects and arrays in `data`.
-    #[arg(long, env = "EYE_MAX_DATA_DEPTH", default_value_t = 32)]
+    #[arg(long, env = "EYE_MAX_DATA_DEPTH", default_value_t = Limits::DEFAULT.max_data_depth)]
     pub max_data_depth: usize,
     /// Longest `sessionId`, in characters (the column holds at most 128).
-    #[arg(long, env = "EYE_MAX_SESSION_ID_CHARS", default_value_t = 128, value_parser = column_chars)]
+    #[arg(long, env = "EYE_MAX_SESSION_ID_CHARS", default_value_t = Limits::DEFAULT.max_session_id_chars, value_parser = column_chars)]
     pub max_session_id_chars: usize,
     /// Longest `category`, in characters (the column holds at most 128).
-    #[arg(long, env = "EYE_MAX_CATEGORY_CHARS", default_value_t = 128, value_parser = column_chars)]
+    #[arg(long, env = "EYE_MAX_CATEGORY_CHARS", default_value_t = Limits::DEFAULT.max_category_chars, value_parser = column_chars)]
     pub max_category_chars: usize,
     /// Longest event `name`, in characters (the column holds at most 128).
-    #[arg(long, env = "EYE_MAX_NAME_CHARS", default_value_t = 128, value_parser = column_chars)]
+    #[arg(long, env = "EYE_MAX_NAME_CHARS", default_value_t = Limits::DEFAULT.max_name_chars, value_parser = column_chars)]
     pub max_name_chars: usize,
     /// Longest client event `id`, in characters (the column holds at most 128).
-    #[arg(long, env = "EYE_MAX_EVENT_ID_CHARS", default_value_t = 128, value_parser = column_chars)]
+    #[arg(long, env = "EYE_MAX_EVENT_ID_CHARS", default_value_t = Limits::DEFAULT.max_event_id_chars, value_parser = column_chars)]
     pub max_event_id_chars: usize,
     /// Page size used when `first` is not given.
-    #[arg(long, env = "EYE_DEFAULT_PAGE_SIZE", default_value_t = 100)]
+    #[arg(long, env = "EYE_DEFAULT_PAGE_SIZE", default_value_t = Limits::DEFAULT.default_page_size)]
     pub default_page_size: u64,
     /// Largest `first` accepted by paginated queries.
-    #[arg(long, env = "EYE_MAX_PAGE_SIZE", default_value_t = 1_000)]
+    #[arg(long, env = "EYE_MAX_PAGE_SIZE", default_value_t = Limits::DEFAULT.max_page_size)]
     pub max_page_size: u64,
     /// Deepest GraphQL query accepted.
-    #[arg(long, env = "EYE_MAX_QUERY_DEPTH", default_value_t = 12)]
+    #[arg(long, env = "EYE_MAX_QUERY_DEPTH", default_value_t = Limits::DEFAULT.max_query_depth)]
     pub max_query_depth: usize,
     /// Highest GraphQL query complexity accepted: every field counts 1, and a paginated field
     /// counts its page size times what each item selects.
-    #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
+    #[arg(long, env = "EYE_MAX_QUERY_COMPLEXITY", default_value_t = Limits::DEFAULT.max_query_complexity)]
     pub max_query_complexity: usize,
     /// Deepest nesting of `{`, `[` and `(` in a query's text, checked before parsing (it
     /// protects the parser's stack; the selection depth is `max_query_depth`).
-    #[arg(long, env = "EYE_MAX_QUERY_NESTING", default_value_t = 64)]
+    #[arg(long, env = "EYE_MAX_QUERY_NESTING", default_value_t = Limits::DEFAULT.max_query_nesting)]
     pub max_query_nesting: usize,
     /// Most operations in one batched GraphQL request (a JSON array of requests); a bigger
     /// batch is refused whole, nothing executed.
-    #[arg(long, env = "EYE_MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    #[arg(long, env = "EYE_MAX_BATCH_OPERATIONS", default_value_t = Limits::DEFAULT.max_batch_operations)]
     pub max_batch_operations: usize,
     /// Most buckets in one `eventSeries` answer (1,440 is a day of minutes).
-    #[arg(long, env = "EYE_MAX_SERIES_BUCKETS", default_value_t = 1_500)]
+    #[arg(long, env = "EYE_MAX_SERIES_BUCKETS", default_value_t = Limits::DEFAULT.max_series_buckets)]
     pub max_series_buckets: usize,
     /// Most groups an `eventSeries` split shows apart from "other".
-    #[arg(long, env = "EYE_MAX_SERIES_GROUPS", default_value_t = 20)]
+    #[arg(long, env = "EYE_MAX_SERIES_GROUPS", default_value_t = Limits::DEFAULT.max_series_groups)]
     pub max_series_groups: usize,
     /// Items a live subscriber may fall behind before it is closed with `LAGGED`.
-    #[arg(long, env = "EYE_SUBSCRIPTION_BUFFER", default_value_t = 1_024)]
+    #[arg(long, env = "EYE_SUBSCRIPTION_BUFFER", default_value_t = Limits::DEFAULT.subscription_buffer)]
     pub subscription_buffer: usize,
     /// Most open subscriptions on one instance.
-    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS", default_value_t = 1_000)]
+    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS", default_value_t = Limits::DEFAULT.max_subscriptions)]
     pub max_subscriptions: usize,
     /// Most open subscriptions of one API key on one instance.
-    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS_PER_KEY", default_value_t = 20)]
+    #[arg(long, env = "EYE_MAX_SUBSCRIPTIONS_PER_KEY", default_value_t = Limits::DEFAULT.max_subscriptions_per_key)]
     pub max_subscriptions_per_key: usize,
     /// Most open subscriptions on one websocket connection.
     #[arg(
         long,
         env = "EYE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-        default_value_t = 10
+        default_value_t = Limits::DEFAULT.max_subscriptions_per_connection
     )]
     pub max_subscriptions_per_connection: usize,
 }
+
+/// Default of `EYE_MAX_PAGE_SIZE`.
+const DEFAULT_MAX_PAGE_SIZE: u64 = 1_000;
+
+/// What each item of a page may select under the default `EYE_MAX_QUERY_COMPLEXITY`, which is a
+/// page of the default `EYE_MAX_PAGE_SIZE` times this: a full page with a rich selection passes,
+/// nested pages of pages do not.
+pub const COMPLEXITY_PER_ITEM: usize = 50;
 
 /// The text columns of events hold at most this many characters, so no field limit may exceed
 /// it: a longer value would pass validation and then fail the insert.
@@ -156,30 +177,35 @@ fn column_chars(raw: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+impl Limits {
+    /// The defaults, each written once: the flags' defaults (`--help`) and `Limits::default()`.
+    pub const DEFAULT: Self = Self {
+        max_body_bytes: 1024 * 1024,
+        max_events_per_batch: 1_000,
+        max_data_bytes: 32 * 1024,
+        max_data_depth: 32,
+        max_session_id_chars: MAX_COLUMN_CHARS,
+        max_category_chars: MAX_COLUMN_CHARS,
+        max_name_chars: MAX_COLUMN_CHARS,
+        max_event_id_chars: MAX_COLUMN_CHARS,
+        default_page_size: 100,
+        max_page_size: DEFAULT_MAX_PAGE_SIZE,
+        max_query_depth: 12,
+        max_query_complexity: DEFAULT_MAX_PAGE_SIZE as usize * COMPLEXITY_PER_ITEM,
+        max_query_nesting: 64,
+        max_batch_operations: 10,
+        max_series_buckets: 1_500,
+        max_series_groups: 20,
+        subscription_buffer: 1_024,
+        max_subscriptions: 1_000,
+        max_subscriptions_per_key: 20,
+        max_subscriptions_per_connection: 10,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-            max_events_per_batch: 1_000,
-            max_data_bytes: 32 * 1024,
-            max_data_depth: 32,
-            max_session_id_chars: 128,
-            max_category_chars: 128,
-            max_name_chars: 128,
-            max_event_id_chars: 128,
-            default_page_size: 100,
-            max_page_size: 1_000,
-            max_query_depth: 12,
-            max_query_complexity: 50_000,
-            max_query_nesting: 64,
-            max_batch_operations: 10,
-            max_series_buckets: 1_500,
-            max_series_groups: 20,
-            subscription_buffer: 1_024,
-            max_subscriptions: 1_000,
-            max_subscriptions_per_key: 20,
-            max_subscriptions_per_connection: 10,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -187,43 +213,48 @@ impl Default for Limits {
 #[derive(Debug, Clone, Args)]
 pub struct IngestSettings {
     /// Accept or reject events of a type without a registered schema.
-    #[arg(long, env = "EYE_UNKNOWN_EVENT_TYPES", value_enum, default_value_t = UnknownEventTypes::Accept)]
+    #[arg(long, env = "EYE_UNKNOWN_EVENT_TYPES", value_enum, default_value_t = IngestSettings::DEFAULT.unknown_event_types)]
     pub unknown_event_types: UnknownEventTypes,
     /// How far past the time of receipt an event's timestamp may lie before it is rejected as
     /// `TIMESTAMP_IN_FUTURE` (clients' clocks drift).
-    #[arg(long, env = "EYE_MAX_FUTURE_SKEW_MS", default_value_t = 5 * 60 * 1_000)]
+    #[arg(long, env = "EYE_MAX_FUTURE_SKEW_MS", default_value_t = IngestSettings::DEFAULT.max_future_skew_ms)]
     pub max_future_skew_ms: u64,
     /// Most events written in one group commit.
-    #[arg(long, env = "EYE_MAX_COMMIT_EVENTS", default_value_t = 10_000)]
+    #[arg(long, env = "EYE_MAX_COMMIT_EVENTS", default_value_t = IngestSettings::DEFAULT.max_commit_events)]
     pub max_commit_events: usize,
     /// Batches that may wait for the writer; beyond that, requests wait for room.
-    #[arg(long, env = "EYE_WRITE_QUEUE_CAPACITY", default_value_t = 1_024)]
+    #[arg(long, env = "EYE_WRITE_QUEUE_CAPACITY", default_value_t = IngestSettings::DEFAULT.write_queue_capacity)]
     pub write_queue_capacity: usize,
     /// Group commits in flight at once on PostgreSQL, each on its own pooled connection, so that
     /// one commit's fsync overlaps the next one's work. SQLite always uses one (it has a single
     /// writer). Keep it below `EYE_DB_MAX_CONNECTIONS`, which queries share.
-    #[arg(long, env = "EYE_POSTGRES_WRITERS", default_value_t = 4)]
+    #[arg(long, env = "EYE_POSTGRES_WRITERS", default_value_t = IngestSettings::DEFAULT.postgres_writers)]
     pub postgres_writers: usize,
     /// How long a request waits for its batch to be committed before answering `UNAVAILABLE`
     /// (the batch may still commit; retrying it is safe because ids are idempotency keys).
-    #[arg(long, env = "EYE_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "EYE_WRITE_TIMEOUT_MS", default_value_t = IngestSettings::DEFAULT.write_timeout_ms)]
     pub write_timeout_ms: u64,
     /// How often each instance reloads the event-type registry, to see other instances' changes.
-    #[arg(long, env = "EYE_REGISTRY_REFRESH_MS", default_value_t = 5_000)]
+    #[arg(long, env = "EYE_REGISTRY_REFRESH_MS", default_value_t = IngestSettings::DEFAULT.registry_refresh_ms)]
     pub registry_refresh_ms: u64,
+}
+
+impl IngestSettings {
+    /// The defaults, each written once: the flags' defaults (`--help`) and `IngestSettings::default()`.
+    pub const DEFAULT: Self = Self {
+        unknown_event_types: UnknownEventTypes::Accept,
+        max_future_skew_ms: 5 * 60 * 1_000,
+        max_commit_events: 10_000,
+        write_queue_capacity: 1_024,
+        postgres_writers: 4,
+        write_timeout_ms: 10_000,
+        registry_refresh_ms: 5_000,
+    };
 }
 
 impl Default for IngestSettings {
     fn default() -> Self {
-        Self {
-            unknown_event_types: UnknownEventTypes::Accept,
-            max_future_skew_ms: 5 * 60 * 1_000,
-            max_commit_events: 10_000,
-            write_queue_capacity: 1_024,
-            postgres_writers: 4,
-            write_timeout_ms: 10_000,
-            registry_refresh_ms: 5_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -234,10 +265,10 @@ pub struct ProcessingSettings {
     /// Short, so that each step is small: a step holds SQLite's one writer while it runs, and a
     /// step of a tenth of a second's events delays concurrent ingest commits far less than a
     /// step of a whole second's.
-    #[arg(long, env = "EYE_PROCESS_INTERVAL_MS", default_value_t = 100)]
+    #[arg(long, env = "EYE_PROCESS_INTERVAL_MS", default_value_t = ProcessingSettings::DEFAULT.process_interval_ms)]
     pub process_interval_ms: u64,
     /// Events claimed and aggregated in one transaction.
-    #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = 5_000)]
+    #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.process_batch_size)]
     pub process_batch_size: u64,
     /// Days events are kept (by their timestamp, in whole hours), unless their application has
     /// its own retention; unset: forever.
@@ -247,11 +278,11 @@ pub struct ProcessingSettings {
     #[arg(long, env = "EYE_ERROR_RETENTION_DAYS", value_parser = retention_days)]
     pub error_retention_days: Option<u32>,
     /// Time between two retention runs of the background job.
-    #[arg(long, env = "EYE_RETENTION_INTERVAL_MS", default_value_t = 60_000)]
+    #[arg(long, env = "EYE_RETENTION_INTERVAL_MS", default_value_t = ProcessingSettings::DEFAULT.retention_interval_ms)]
     pub retention_interval_ms: u64,
     /// Events (or rejected events) deleted per transaction by retention and erasure: small, so
     /// that a deletion holds SQLite's one writer no longer than a job step.
-    #[arg(long, env = "EYE_DELETE_BATCH_SIZE", default_value_t = 2_000)]
+    #[arg(long, env = "EYE_DELETE_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.delete_batch_size)]
     pub delete_batch_size: u64,
 }
 
@@ -279,16 +310,21 @@ fn retention_days(raw: &str) -> Result<u32, String> {
         })
 }
 
+impl ProcessingSettings {
+    /// The defaults, each written once: the flags' defaults (`--help`) and `ProcessingSettings::default()`.
+    pub const DEFAULT: Self = Self {
+        process_interval_ms: 100,
+        process_batch_size: 5_000,
+        retention_days: None,
+        error_retention_days: None,
+        retention_interval_ms: 60_000,
+        delete_batch_size: 2_000,
+    };
+}
+
 impl Default for ProcessingSettings {
     fn default() -> Self {
-        Self {
-            process_interval_ms: 100,
-            process_batch_size: 5_000,
-            retention_days: None,
-            error_retention_days: None,
-            retention_interval_ms: 60_000,
-            delete_batch_size: 2_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -300,20 +336,25 @@ pub struct SecuritySettings {
     #[arg(long, env = "EYE_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = crate::domain::allowlist::parse_net)]
     pub trusted_proxies: Vec<IpNet>,
     /// Requests per second one key may make on this instance (bursts up to as many); 0 disables.
-    #[arg(long, env = "EYE_RATE_LIMIT_REQUESTS_PER_S", default_value_t = 1_000)]
+    #[arg(long, env = "EYE_RATE_LIMIT_REQUESTS_PER_S", default_value_t = SecuritySettings::DEFAULT.rate_limit_requests_per_s)]
     pub rate_limit_requests_per_s: u32,
     /// Events per second one key may send to this instance (bursts up to as many); 0 disables.
-    #[arg(long, env = "EYE_RATE_LIMIT_EVENTS_PER_S", default_value_t = 100_000)]
+    #[arg(long, env = "EYE_RATE_LIMIT_EVENTS_PER_S", default_value_t = SecuritySettings::DEFAULT.rate_limit_events_per_s)]
     pub rate_limit_events_per_s: u32,
+}
+
+impl SecuritySettings {
+    /// The defaults, each written once: the flags' defaults (`--help`) and `SecuritySettings::default()`.
+    pub const DEFAULT: Self = Self {
+        trusted_proxies: Vec::new(),
+        rate_limit_requests_per_s: 1_000,
+        rate_limit_events_per_s: 100_000,
+    };
 }
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        Self {
-            trusted_proxies: Vec::new(),
-            rate_limit_requests_per_s: 1_000,
-            rate_limit_events_per_s: 100_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -362,11 +403,15 @@ impl Default for ConnectionSettings {
     }
 }
 
+/// Default of `EYE_LISTEN`: this machine only.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8000));
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "EYE_LISTEN", default_value = "127.0.0.1:8000")]
+    #[arg(long, env = "EYE_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Address of the Prometheus metrics listener (`GET /metrics`), separate from the API's so
     /// that it is never exposed with it. Unset: no metrics are collected or served.
@@ -395,7 +440,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            listen: DEFAULT_LISTEN,
             metrics_listen: None,
             database: DatabaseSettings::default(),
             ingest: IngestSettings::default(),

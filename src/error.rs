@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use axum::http::StatusCode;
+
 /// An error a service can return, classified by what the client can do about it.
 pub enum AppError {
     /// No credentials, or credentials that are not valid.
@@ -52,6 +54,37 @@ impl AppError {
         }
     }
 
+    /// The HTTP status of a request refused whole for this error before any operation ran:
+    /// 429 when rate limited, 400 when the request itself is wrong or over a limit, and 200
+    /// otherwise (a GraphQL answer that carries the error).
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::LimitExceeded(_) | AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::OK,
+        }
+    }
+
+    /// The `Retry-After` of the answer, in whole seconds (at least 1), when retrying later may
+    /// succeed: a rate-limited request.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_ms, .. } => {
+                Some(retry_after_ms.div_ceil(1_000).max(1))
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds what was being done to an `Internal` error's cause chain; other errors are
+    /// answers to the client and stay as they are.
+    pub fn context(self, context: &'static str) -> Self {
+        match self {
+            AppError::Internal(err) => AppError::Internal(err.context(context)),
+            other => other,
+        }
+    }
+
     /// Wraps an unexpected failure, adding what was being done.
     pub fn internal(context: &'static str, err: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(err.into().context(context))
@@ -86,6 +119,17 @@ impl From<sea_orm::DbErr> for AppError {
             AppError::Unavailable("the database is unavailable; retrying is safe".into())
         } else {
             AppError::Internal(anyhow::Error::new(err))
+        }
+    }
+}
+
+/// For the command line and start-up, where the operator is trusted: an `Internal` error keeps
+/// its whole cause chain; any other becomes its code and message.
+impl From<AppError> for anyhow::Error {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Internal(cause) => cause,
+            other => anyhow::anyhow!("{other:?}"),
         }
     }
 }

@@ -7,8 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::rate_limit::RateLimits;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ingest::registry::Registry;
-use crate::ingest::writer::Writer;
+use crate::ingest::Ingest;
 use crate::live::Live;
 
 /// Shared, cheaply cloned application state.
@@ -21,10 +20,8 @@ pub struct AppState {
     pub write_db: DatabaseConnection,
     /// All settings.
     pub settings: Arc<Settings>,
-    /// Event types and their compiled schemas.
-    pub registry: Arc<Registry>,
-    /// The group-commit writer.
-    pub writer: Writer,
+    /// Recording events: the type registry, the group-commit writer and what validation needs.
+    pub ingest: Ingest,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Per-key request and event rates.

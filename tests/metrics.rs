@@ -5,8 +5,8 @@
 //! label (refusals). Counters with an `application` label are read for an application only
 //! this test uses. The tests here make no refusals other than the ones they count.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
+#[path = "api/helpers/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod helpers;
 
 use std::net::{SocketAddr, TcpListener};

@@ -27,7 +27,7 @@ pub fn allowlist_of(app: &applications::Model) -> AppResult<Option<Allowlist>> {
         .as_deref()
         .map(Allowlist::from_stored)
         .transpose()
-        .map_err(|e| AppError::internal("reading an application's allowlist", anyhow::anyhow!(e)))
+        .map_err(|e| AppError::internal("reading an application's allowlist", e))
 }
 
 /// Finds the application called `name`, creating it (without an allowlist) if it does not

@@ -144,8 +144,8 @@ async fn lookup(
     if key.revoked_at.is_some() {
         return Ok(None);
     }
-    let scopes = Scopes::parse(&key.scopes)
-        .map_err(|e| AppError::internal("reading a key's scopes", anyhow::anyhow!(e)))?;
+    let scopes =
+        Scopes::parse(&key.scopes).map_err(|e| AppError::internal("reading a key's scopes", e))?;
     let allowlist = allowlist_of(&app)?;
     let caller = Caller {
         key_id: key.id,

@@ -234,8 +234,8 @@ pub async fn mark_used(db: &impl ConnectionTrait, id: i32, at: DateTime<Utc>) ->
 }
 
 fn key_info((key, app): (api_keys::Model, Option<applications::Model>)) -> AppResult<KeyInfo> {
-    let scopes = Scopes::parse(&key.scopes)
-        .map_err(|e| AppError::internal("reading a key's scopes", anyhow::anyhow!(e)))?;
+    let scopes =
+        Scopes::parse(&key.scopes).map_err(|e| AppError::internal("reading a key's scopes", e))?;
     let app = app.ok_or_else(|| {
         AppError::internal(
             "reading a key's application",

@@ -28,14 +28,19 @@ impl Scope {
     }
 }
 
+/// A scope name that is not one of [`Scope::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}` (expected ingest, read or admin)")]
+pub struct UnknownScope(pub String);
+
 impl FromStr for Scope {
-    type Err = String;
+    type Err = UnknownScope;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Scope::ALL
             .into_iter()
             .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| format!("unknown scope `{s}` (expected ingest, read or admin)"))
+            .ok_or_else(|| UnknownScope(s.to_string()))
     }
 }
 
@@ -64,7 +69,7 @@ impl Scopes {
     }
 
     /// Parses the stored form, `ingest,read`.
-    pub fn parse(stored: &str) -> Result<Self, String> {
+    pub fn parse(stored: &str) -> Result<Self, UnknownScope> {
         stored
             .split(',')
             .filter(|s| !s.is_empty())
@@ -100,6 +105,9 @@ mod tests {
         let scopes = Scopes::of([Scope::Read, Scope::Ingest]);
         assert_eq!(scopes.to_string(), "ingest,read");
         assert_eq!(Scopes::parse("ingest,read"), Ok(scopes));
-        assert!(Scopes::parse("ingest,root").is_err());
+        assert_eq!(
+            Scopes::parse("ingest,root"),
+            Err(UnknownScope("root".into()))
+        );
     }
 }

@@ -25,7 +25,7 @@ pub struct EraseArgs {
 
 /// Runs `erase`.
 pub async fn run(args: EraseArgs) -> anyhow::Result<()> {
-    let session = parse_session_id(&args.session).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let session = parse_session_id(&args.session)?;
     let conn = db::connect(&args.database).await?;
     db::migrate(&conn).await?;
     let write_db = db::connect_writer(&args.database, &conn, db::Checkpoints::OnCommit).await?;
@@ -37,7 +37,7 @@ pub async fn run(args: EraseArgs) -> anyhow::Result<()> {
         args.processing.delete_batch_size,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("erasing the session: {e:?}"))?;
+    .map_err(super::fail("erasing the session"))?;
     let rows: Vec<String> = rows_deleted(&entry)
         .iter()
         .map(|(table, n)| format!("{table} {n}"))

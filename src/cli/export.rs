@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -62,8 +63,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         .after
         .as_deref()
         .map(ExportCursor::decode)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .transpose()?;
     let filter = ExportFilter {
         application_id,
         events: EventFilter {
@@ -74,13 +74,10 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
             to: args.to,
         },
     };
-    let mut exporter = Exporter::new(conn, filter, args.format, after)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut exporter = Exporter::new(conn, filter, args.format, after).await?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(
-            std::fs::File::create(path)
-                .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?,
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         ),
         None => Box::new(std::io::stdout().lock()),
     };
@@ -91,7 +88,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     while let Some(page) = exporter
         .next_page(u64::MAX)
         .await
-        .map_err(|e| anyhow::anyhow!("reading events: {e:?}"))?
+        .map_err(super::fail("reading events"))?
     {
         lines += page.bytes().filter(|b| *b == b'\n').count() as u64;
         out.write_all(page.as_bytes())?;

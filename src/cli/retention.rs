@@ -48,15 +48,11 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
     match command {
         RetentionCommand::Set(args) => {
             let conn = super::open(&args.database).await?;
-            let days = args
-                .days
-                .map(RetentionDays::parse)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let days = args.days.map(RetentionDays::parse).transpose()?;
             let app = super::find_app(&conn, &args.app).await?;
             set_application_retention(&conn, app.id, days)
                 .await
-                .map_err(|e| anyhow::anyhow!("setting the retention: {e:?}"))?;
+                .map_err(super::fail("setting the retention"))?;
             match days {
                 Some(d) => println!("`{}` keeps its events {} days", app.name, d.days()),
                 None => println!("`{}` follows the server's retention", app.name),
@@ -71,7 +67,7 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
             let write_db = db::connect_writer(&database, &conn, db::Checkpoints::OnCommit).await?;
             let report = apply_retention(&write_db, processing.retention(), SystemClock.now())
                 .await
-                .map_err(|e| anyhow::anyhow!("applying retention: {e:?}"))?;
+                .map_err(super::fail("applying retention"))?;
             let rows: Vec<String> = report
                 .deleted
                 .by_table()

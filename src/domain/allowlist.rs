@@ -14,30 +14,42 @@ pub const MAX_ALLOWLIST_ENTRIES: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist(Vec<IpNet>);
 
+/// Why an allowlist or one of its entries was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllowlistError {
+    /// No entry at all.
+    #[error(
+        "an allowlist needs at least one address or range; to allow any address, remove the allowlist"
+    )]
+    Empty,
+    /// More than [`MAX_ALLOWLIST_ENTRIES`] entries.
+    #[error("an allowlist holds at most {max} entries", max = MAX_ALLOWLIST_ENTRIES)]
+    TooManyEntries,
+    /// An entry that is neither an address nor a CIDR range (as given, trimmed).
+    #[error("`{0}` is neither an IP address nor a CIDR range")]
+    NotANetwork(String),
+}
+
 /// Parses one address (`10.0.0.7`, `::1`, taken as a single host) or CIDR range (`10.0.0.0/8`).
-pub fn parse_net(raw: &str) -> Result<IpNet, String> {
+pub fn parse_net(raw: &str) -> Result<IpNet, AllowlistError> {
     let raw = raw.trim();
     if let Ok(net) = raw.parse::<IpNet>() {
         return Ok(net.trunc());
     }
     raw.parse::<IpAddr>()
         .map(IpNet::from)
-        .map_err(|_| format!("`{raw}` is neither an IP address nor a CIDR range"))
+        .map_err(|_| AllowlistError::NotANetwork(raw.to_string()))
 }
 
 impl Allowlist {
     /// Parses entries as given by an administrator: at least one, at most
     /// [`MAX_ALLOWLIST_ENTRIES`], each an address or a CIDR range.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
         if entries.is_empty() {
-            return Err("an allowlist needs at least one address or range; \
-                        to allow any address, remove the allowlist"
-                .into());
+            return Err(AllowlistError::Empty);
         }
         if entries.len() > MAX_ALLOWLIST_ENTRIES {
-            return Err(format!(
-                "an allowlist holds at most {MAX_ALLOWLIST_ENTRIES} entries"
-            ));
+            return Err(AllowlistError::TooManyEntries);
         }
         let mut nets = entries
             .iter()
@@ -49,7 +61,7 @@ impl Allowlist {
     }
 
     /// Reads the stored form (`10.0.0.0/8,192.168.1.7/32`).
-    pub fn from_stored(stored: &str) -> Result<Self, String> {
+    pub fn from_stored(stored: &str) -> Result<Self, AllowlistError> {
         let entries: Vec<&str> = stored.split(',').filter(|e| !e.is_empty()).collect();
         Self::parse(&entries)
     }
@@ -97,9 +109,19 @@ mod tests {
 
     #[test]
     fn bad_entries_and_empty_lists_are_refused() {
-        assert!(Allowlist::parse::<&str>(&[]).is_err());
-        assert!(Allowlist::parse(&["10.0.0.0/33"]).is_err());
-        assert!(Allowlist::parse(&["example.com"]).is_err());
+        assert_eq!(Allowlist::parse::<&str>(&[]), Err(AllowlistError::Empty));
+        assert_eq!(
+            Allowlist::parse(&["10.0.0.0/33"]),
+            Err(AllowlistError::NotANetwork("10.0.0.0/33".into()))
+        );
+        assert_eq!(
+            Allowlist::parse(&[" example.com"]).unwrap_err().to_string(),
+            "`example.com` is neither an IP address nor a CIDR range"
+        );
+        let many: Vec<String> = (0..=MAX_ALLOWLIST_ENTRIES)
+            .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+            .collect();
+        assert_eq!(Allowlist::parse(&many), Err(AllowlistError::TooManyEntries));
         assert_eq!(parse_net("10.9.8.7/8"), Ok("10.0.0.0/8".parse().unwrap()));
     }
 }

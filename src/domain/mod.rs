@@ -7,7 +7,7 @@ pub mod fields;
 pub mod rejection;
 pub mod timestamp;
 
-pub use allowlist::Allowlist;
+pub use allowlist::{Allowlist, AllowlistError};
 pub use event_id::derive_event_id;
 pub use fields::{BoundedText, FieldError};
 pub use rejection::{Reason, ReasonCode};

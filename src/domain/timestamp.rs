@@ -4,7 +4,10 @@
 //! Instants are kept in UTC at microsecond precision (what PostgreSQL stores); finer digits
 //! are truncated.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, DurationRound, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
+    TimeZone, Utc,
+};
 
 /// The accepted format, for messages.
 pub const FORMAT_HINT: &str = "YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]";
@@ -100,6 +103,21 @@ fn parse_zone(rest: &str) -> Result<FixedOffset, TimestampError> {
 /// Drops the digits below a microsecond.
 pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// The start of the hour holding `at`: the bucket of the hourly aggregates.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
+}
+
+/// The first whole hour at or after `at`.
+pub fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = hour_of(at);
+    if floor == at {
+        at
+    } else {
+        floor + TimeDelta::hours(1)
+    }
 }
 
 /// Formats an instant the way the API shows it: RFC 3339, UTC, microseconds.

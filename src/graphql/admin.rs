@@ -5,8 +5,8 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{require, state};
-use super::events::Application;
 use super::scalars::DateTime;
+use super::types::Application;
 use crate::auth::keys::{self, KeyInfo, NewKey};
 use crate::auth::{Scope, Scopes, applications};
 use crate::domain::Allowlist;
@@ -71,10 +71,7 @@ impl From<KeyInfo> for ApiKey {
             created_at: key.created_at.into(),
             last_used_at: key.last_used_at.map(Into::into),
             revoked_at: key.revoked_at.map(Into::into),
-            application: Application {
-                id: ID(key.application_id.to_string()),
-                name: key.application_name,
-            },
+            application: Application::new(key.application_id, key.application_name),
         }
     }
 }
@@ -131,7 +128,7 @@ pub(super) fn parse_id(id: &ID, what: &str) -> AppResult<i32> {
 
 fn parse_allowlist(entries: Option<Vec<String>>) -> AppResult<Option<Allowlist>> {
     entries
-        .map(|e| Allowlist::parse(&e).map_err(AppError::BadInput))
+        .map(|e| Allowlist::parse(&e).map_err(|e| AppError::BadInput(e.to_string())))
         .transpose()
 }
 

@@ -4,6 +4,7 @@ use async_graphql::Context;
 
 use crate::auth::bearer::EXPECTED_FORM;
 use crate::auth::{Authentication, Caller, Scope};
+use crate::config::Limits;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -34,12 +35,15 @@ pub fn filter_application_id(id: &Option<async_graphql::ID>) -> AppResult<Option
 }
 
 /// The complexity of a paginated field: its items times what each item selects. Without
-/// `first`, the default page size counts (counts use the maximum). Negative `first` is left to
-/// the resolver to refuse with `BAD_USER_INPUT`.
+/// `first`, the built-in default page size counts (100, [`Limits::DEFAULT`]): complexity is
+/// computed before any resolver runs, where the configured `EYE_DEFAULT_PAGE_SIZE` is not at
+/// hand, and `eventCounts` is counted the same way although its page without `first` holds up to
+/// the maximum page size. Negative `first` is left to the resolver to refuse with
+/// `BAD_USER_INPUT`.
 pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
     let items = first.unwrap_or(DEFAULT_PAGE_FOR_COMPLEXITY).max(1) as usize;
     items.saturating_mul(child_complexity.max(1))
 }
 
 /// Items assumed for a page whose size is not given.
-const DEFAULT_PAGE_FOR_COMPLEXITY: i32 = 100;
+const DEFAULT_PAGE_FOR_COMPLEXITY: i32 = Limits::DEFAULT.default_page_size as i32;

@@ -3,14 +3,15 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
 use super::context::{page_cost, require, state};
-use super::events::{EventFilter, PageInfo};
+use super::types::{EventFilter, PageInfo, connection};
 use crate::auth::Scope;
-use crate::query::counts::{self, event_counts};
+use crate::query::counts::event_counts;
 use crate::query::cursor::CountCursor;
 use crate::query::page_size;
 
 /// What to group counts by.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::query::counts::CountDimension")]
 pub enum CountDimension {
     /// By session id.
     Session,
@@ -80,36 +81,28 @@ impl CountsQuery {
         };
         let filter = filter.unwrap_or_default().parse()?;
         let after_cursor = after.as_deref().map(CountCursor::decode).transpose()?;
-        let dimension = match group_by {
-            CountDimension::Session => counts::CountDimension::Session,
-            CountDimension::Category => counts::CountDimension::Category,
-            CountDimension::Name => counts::CountDimension::Name,
-        };
+        let dimension = group_by.into();
         let page =
             event_counts(&state.db, dimension, &filter, limit, after_cursor.as_ref()).await?;
-        let edges: Vec<EventCountEdge> = page
-            .groups
-            .into_iter()
-            .map(|group| EventCountEdge {
-                cursor: CountCursor {
+        let (edges, page_info) = connection(
+            page.groups,
+            page.has_next_page,
+            after_cursor.is_some(),
+            |group| {
+                CountCursor {
                     count: group.count,
                     key: group.key.clone(),
                 }
-                .encode(),
+                .encode()
+            },
+            |cursor, group| EventCountEdge {
+                cursor,
                 node: EventCount {
                     key: group.key,
                     count: group.count,
                 },
-            })
-            .collect();
-        Ok(EventCountConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: after_cursor.is_some(),
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
-            edges,
-        })
+        );
+        Ok(EventCountConnection { edges, page_info })
     }
 }

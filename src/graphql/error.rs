@@ -7,8 +7,7 @@
 use async_graphql::{Error, ErrorExtensions};
 
 use crate::error::AppError;
-
-pub use crate::telemetry::{REQUEST_ID, request_id};
+use crate::telemetry::request_id;
 
 impl From<AppError> for Error {
     fn from(err: AppError) -> Self {

@@ -3,15 +3,14 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::context::{filter_application_id, page_cost, require, state};
-use super::events::{Application, PageInfo, load_applications};
 use super::ingest::{RejectionCode, ValidationError};
 use super::scalars::{DateTime, JsonValue, optional_instant};
+use super::types::{Application, PageInfo, connection, load_applications};
 use crate::auth::Scope;
-use crate::domain::Reason;
 use crate::entities::event_errors;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::query::cursor::Cursor;
-use crate::query::errors::{ErrorFilter, cursor_of, list_errors};
+use crate::query::errors::{ErrorFilter, cursor_of, list_errors, reasons_of};
 use crate::query::page_size;
 
 /// A rejected event: what was sent, when, by whom, and every reason.
@@ -69,8 +68,7 @@ impl EventError {
     }
     /// Every reason it was rejected.
     async fn reasons(&self) -> Result<Vec<ValidationError>> {
-        let reasons: Vec<Reason> = serde_json::from_value(self.model.reasons.clone())
-            .map_err(|e| AppError::internal("reading stored rejection reasons", e))?;
+        let reasons = reasons_of(&self.model)?;
         Ok(reasons.into_iter().map(ValidationError::from).collect())
     }
 }
@@ -152,27 +150,21 @@ impl EventErrorsQuery {
         let after_cursor = after.as_deref().map(Cursor::decode).transpose()?;
         let filter = filter.unwrap_or_default().parse()?;
         let page = list_errors(&state.db, &filter, first, after_cursor).await?;
-        let app_ids: Vec<i32> = page.errors.iter().map(|e| e.application_id).collect();
+        let app_ids: Vec<i32> = page.items.iter().map(|e| e.application_id).collect();
         let application_of = load_applications(&state.db, app_ids).await?;
-        let edges: Vec<EventErrorEdge> = page
-            .errors
-            .into_iter()
-            .map(|model| EventErrorEdge {
-                cursor: cursor_of(&model).encode(),
+        let (edges, page_info) = connection(
+            page.items,
+            page.has_next_page,
+            after_cursor.is_some(),
+            |model| cursor_of(model).encode(),
+            |cursor, model| EventErrorEdge {
+                cursor,
                 node: EventError {
                     application: application_of(model.application_id),
                     model,
                 },
-            })
-            .collect();
-        Ok(EventErrorConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: after_cursor.is_some(),
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
-            edges,
-        })
+        );
+        Ok(EventErrorConnection { edges, page_info })
     }
 }

@@ -64,7 +64,8 @@ impl EventTypesQuery {
     async fn event_types(&self, ctx: &Context<'_>) -> Result<Vec<EventType>> {
         require(ctx, Scope::Read)?;
         Ok(state(ctx)
-            .registry
+            .ingest
+            .registry()
             .list()
             .into_iter()
             .map(EventType)
@@ -92,6 +93,7 @@ impl EventTypesMutation {
             schema: input.schema.map(|s| s.0),
             description: input.description,
         };
-        Ok(EventType(state(ctx).registry.define(definition).await?))
+        let registry = state(ctx).ingest.registry();
+        Ok(EventType(registry.define(definition).await?))
     }
 }

@@ -1,37 +1,18 @@
-//! `events` and `event`: the data team's view of stored events, plus the shared `Event`,
-//! `Application`, connection and filter types.
+//! `events` and `event`: the data team's view of stored events, and the `Event` type and event
+//! connection that sessions and subscriptions show too.
 
-use std::collections::HashMap;
-
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use sea_orm::DatabaseConnection;
 
 use super::context::{page_cost, require, state};
-use super::scalars::{DateTime, JsonValue, optional_instant};
+use super::scalars::{DateTime, JsonValue};
+use super::types::{Application, EventFilter, PageInfo, connection, load_applications};
 use crate::auth::Scope;
-use crate::entities::{applications, events};
+use crate::entities::events;
 use crate::error::AppResult;
 use crate::query::cursor::Cursor;
-use crate::query::events::{EventOrder as Order, cursor_of, find_event, list_events};
+use crate::query::events::{cursor_of, find_event, list_events};
 use crate::query::{self, page_size};
-
-/// An application: a trusted client that sends events.
-#[derive(SimpleObject, Clone)]
-pub struct Application {
-    /// Its id.
-    pub id: ID,
-    /// Its unique name.
-    pub name: String,
-}
-
-impl From<applications::Model> for Application {
-    fn from(app: applications::Model) -> Self {
-        Self {
-            id: ID(app.id.to_string()),
-            name: app.name,
-        }
-    }
-}
 
 /// A stored event.
 pub struct Event {
@@ -92,19 +73,6 @@ pub struct EventEdge {
     pub node: Event,
 }
 
-/// Where a page is in its list.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    /// Whether more items follow this page.
-    pub has_next_page: bool,
-    /// Whether items precede this page (true when `after` was given).
-    pub has_previous_page: bool,
-    /// Cursor of the first item of the page.
-    pub start_cursor: Option<String>,
-    /// Cursor of the last item of the page; pass it as `after` for the next page.
-    pub end_cursor: Option<String>,
-}
-
 /// A page of events (Relay connection).
 #[derive(SimpleObject)]
 pub struct EventConnection {
@@ -114,36 +82,9 @@ pub struct EventConnection {
     pub page_info: PageInfo,
 }
 
-/// Filters on events, combined with AND. `from` and `to` are inclusive.
-#[derive(InputObject, Default)]
-pub struct EventFilter {
-    /// Only events of this session.
-    pub session_id: Option<String>,
-    /// Only events of this category.
-    pub category: Option<String>,
-    /// Only events with this name.
-    pub name: Option<String>,
-    /// Only events with a timestamp at or after this instant.
-    pub from: Option<DateTime>,
-    /// Only events with a timestamp at or before this instant.
-    pub to: Option<DateTime>,
-}
-
-impl EventFilter {
-    /// The domain filter.
-    pub fn parse(&self) -> AppResult<query::EventFilter> {
-        Ok(query::EventFilter {
-            session_id: self.session_id.clone(),
-            category: self.category.clone(),
-            name: self.name.clone(),
-            from: optional_instant(&self.from, "filter.from")?,
-            to: optional_instant(&self.to, "filter.to")?,
-        })
-    }
-}
-
 /// Order of an event list.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(remote = "crate::query::events::EventOrder")]
 pub enum EventOrder {
     /// Oldest first; equal timestamps in ingest order.
     #[default]
@@ -163,52 +104,16 @@ pub async fn event_connection(
     let state = state(ctx);
     let first = page_size(first, &state.settings.limits)?;
     let after_cursor = after.as_deref().map(Cursor::decode).transpose()?;
-    let order = match order {
-        EventOrder::TimestampAsc => Order::TimestampAsc,
-        EventOrder::TimestampDesc => Order::TimestampDesc,
-    };
-    let page = list_events(&state.db, &filter, order, first, after_cursor).await?;
-    let nodes = with_applications(&state.db, page.events).await?;
-    let edges: Vec<EventEdge> = nodes
-        .into_iter()
-        .map(|node| EventEdge {
-            cursor: cursor_of(&node.model).encode(),
-            node,
-        })
-        .collect();
-    Ok(EventConnection {
-        page_info: PageInfo {
-            has_next_page: page.has_next_page,
-            has_previous_page: after_cursor.is_some(),
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
-        edges,
-    })
-}
-
-/// The applications with these ids, loaded in one query. An id with no row (impossible with
-/// the foreign keys in place) maps to an application with an empty name.
-pub async fn load_applications(
-    db: &DatabaseConnection,
-    ids: impl IntoIterator<Item = i32>,
-) -> AppResult<impl Fn(i32) -> Application> {
-    let mut ids: Vec<i32> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let apps: HashMap<i32, Application> = applications::Entity::find()
-        .filter(applications::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, Application::from(a)))
-        .collect();
-    Ok(move |id: i32| {
-        apps.get(&id).cloned().unwrap_or(Application {
-            id: ID(id.to_string()),
-            name: String::new(),
-        })
-    })
+    let page = list_events(&state.db, &filter, order.into(), first, after_cursor).await?;
+    let nodes = with_applications(&state.db, page.items).await?;
+    let (edges, page_info) = connection(
+        nodes,
+        page.has_next_page,
+        after_cursor.is_some(),
+        |node| cursor_of(&node.model).encode(),
+        |cursor, node| EventEdge { cursor, node },
+    );
+    Ok(EventConnection { edges, page_info })
 }
 
 /// Attaches each event's application.

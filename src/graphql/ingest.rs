@@ -8,7 +8,6 @@ use super::context::{require, state};
 use super::scalars::{DateTime, JsonValue};
 use crate::auth::Scope;
 use crate::domain::Reason;
-use crate::error::AppError;
 use crate::ingest::validate::RawEvent;
 use crate::ingest::{self, EventOutcome};
 use crate::telemetry::request_log::RequestLog;
@@ -33,6 +32,7 @@ pub struct EventInput {
 
 /// What happened to one event.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::ingest::EventStatus")]
 pub enum EventStatus {
     /// Stored.
     Accepted,
@@ -149,7 +149,7 @@ impl IngestMutation {
                 timestamp: e.timestamp.into_raw(),
             })
             .collect();
-        match ingest::record_events(state(ctx), caller, inputs).await {
+        match ingest::record_events(&state(ctx).ingest, caller, inputs).await {
             Ok(outcomes) => {
                 let payload = payload(outcomes);
                 if let Ok(log) = ctx.data::<Arc<RequestLog>>() {
@@ -163,8 +163,7 @@ impl IngestMutation {
                 Ok(payload)
             }
             Err(err) => {
-                if let AppError::RateLimited { retry_after_ms, .. } = &err {
-                    let seconds = retry_after_ms.div_ceil(1_000).max(1);
+                if let Some(seconds) = err.retry_after_secs() {
                     ctx.insert_http_header("retry-after", seconds.to_string());
                 }
                 Err(err.into())
@@ -183,11 +182,7 @@ fn payload(outcomes: Vec<EventOutcome>) -> RecordEventsPayload {
         .map(|o| EventResult {
             index: o.index as i32,
             id: o.id.map(ID),
-            status: match o.status {
-                ingest::EventStatus::Accepted => EventStatus::Accepted,
-                ingest::EventStatus::Duplicate => EventStatus::Duplicate,
-                ingest::EventStatus::Rejected => EventStatus::Rejected,
-            },
+            status: o.status.into(),
             errors: o.errors.into_iter().map(ValidationError::from).collect(),
             error_id: o.error_id.map(|id| ID(id.to_string())),
         })

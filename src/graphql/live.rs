@@ -9,7 +9,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::context::{filter_application_id, require, state};
 use super::event_errors::EventError;
-use super::events::{Application, Event};
+use super::events::Event;
+use super::types::Application;
 use crate::auth::Scope;
 use crate::error::{AppError, AppResult};
 use crate::live::{LiveItem, Slot, SubscriptionLimits};
@@ -99,7 +100,12 @@ impl Subscription {
                         Some(&event.name),
                         event.application_id,
                     )
-                    .then(|| Event::new(event.clone(), application(event.application_id, app)))
+                    .then(|| {
+                        Event::new(
+                            event.clone(),
+                            Application::new(event.application_id, app.as_str()),
+                        )
+                    })
             }
             _ => None,
         }))
@@ -127,17 +133,15 @@ impl Subscription {
                         error.name.as_deref(),
                         error.application_id,
                     )
-                    .then(|| EventError::new(error.clone(), application(error.application_id, app)))
+                    .then(|| {
+                        EventError::new(
+                            error.clone(),
+                            Application::new(error.application_id, app.as_str()),
+                        )
+                    })
             }
             _ => None,
         }))
-    }
-}
-
-fn application(id: i32, name: &str) -> Application {
-    Application {
-        id: ID(id.to_string()),
-        name: name.to_string(),
     }
 }
 

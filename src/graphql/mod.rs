@@ -14,11 +14,11 @@ pub mod events;
 pub mod ingest;
 pub mod lifecycle;
 pub mod live;
-pub mod nesting;
 pub mod processing;
 pub mod scalars;
 pub mod series;
 pub mod sessions;
+pub mod types;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 

@@ -3,8 +3,9 @@
 use async_graphql::{Context, Object, Result};
 
 use super::context::{page_cost, require, state};
-use super::events::{Application, EventConnection, EventOrder, event_connection};
+use super::events::{EventConnection, EventOrder, event_connection};
 use super::scalars::DateTime;
+use super::types::Application;
 use crate::auth::Scope;
 use crate::query::EventFilter;
 use crate::query::sessions::{SessionSummary, get_session, session_applications};

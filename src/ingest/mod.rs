@@ -6,15 +6,38 @@ pub mod registry;
 pub mod validate;
 pub mod writer;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Caller;
+use crate::auth::rate_limit::RateLimits;
+use crate::clock::Clock;
+use crate::config::{IngestSettings, Limits};
 use crate::domain::Reason;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::telemetry::meters;
+use registry::Registry;
 use validate::{RawEvent, Validator};
-use writer::WriteBatch;
+use writer::{WriteBatch, Writer};
+
+/// What recording events needs, and nothing more: the type registry, the writer, the limits
+/// and validation settings, the clock and the keys' event rates. The server builds it once.
+#[derive(Clone)]
+pub struct Ingest {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) writer: Writer,
+    pub(crate) limits: Limits,
+    pub(crate) settings: IngestSettings,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rate_limits: Arc<RateLimits>,
+}
+
+impl Ingest {
+    /// The event-type registry events are validated against.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
 
 /// What happened to one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +71,12 @@ pub struct EventOutcome {
 /// the events' contents.
 #[tracing::instrument(name = "record_events", skip_all, fields(application = %caller.application_name, events = inputs.len()))]
 pub async fn record_events(
-    state: &AppState,
+    ingest: &Ingest,
     caller: &Caller,
     inputs: Vec<RawEvent>,
 ) -> AppResult<Vec<EventOutcome>> {
     let started = Instant::now();
-    let result = validate_and_store(state, caller, inputs).await;
+    let result = validate_and_store(ingest, caller, inputs).await;
     match &result {
         Ok(outcomes) => {
             meters::events_answered(&caller.application_name, outcomes);
@@ -65,11 +88,11 @@ pub async fn record_events(
 }
 
 async fn validate_and_store(
-    state: &AppState,
+    ingest: &Ingest,
     caller: &Caller,
     inputs: Vec<RawEvent>,
 ) -> AppResult<Vec<EventOutcome>> {
-    let limits = &state.settings.limits;
+    let limits = &ingest.limits;
     if inputs.len() > limits.max_events_per_batch {
         return Err(AppError::LimitExceeded(format!(
             "a batch holds at most {} events (EYE_MAX_EVENTS_PER_BATCH); this one has {}",
@@ -78,14 +101,14 @@ async fn validate_and_store(
         )));
     }
     // Counted before validation: rejected events cost the server as much as accepted ones.
-    state
+    ingest
         .rate_limits
         .check_events(caller.key_id, inputs.len())?;
-    let received_at = crate::domain::timestamp::truncate_to_micros(state.clock.now());
-    let types = state.registry.snapshot();
+    let received_at = crate::domain::timestamp::truncate_to_micros(ingest.clock.now());
+    let types = ingest.registry.snapshot();
     let validator = Validator {
         limits,
-        settings: &state.settings.ingest,
+        settings: &ingest.settings,
         types: &types,
         received_at,
     };
@@ -110,13 +133,17 @@ async fn validate_and_store(
         }
     }
     // Kept for the answers; each is moved out exactly once below.
-    let mut ids: Vec<String> = batch.events.iter().map(|e| e.event_id.clone()).collect();
+    let mut ids: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| e.event_id().to_owned())
+        .collect();
     let mut rejected: Vec<_> = batch
         .rejected
         .iter()
         .map(|r| (r.event_id.clone(), r.reasons.clone()))
         .collect();
-    let outcome = state.writer.write(batch).await?;
+    let outcome = ingest.writer.write(batch).await?;
     let results = slots
         .into_iter()
         .enumerate()

@@ -7,12 +7,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::Value;
+use tokio::sync::watch;
 
+use crate::config::MAX_COLUMN_CHARS;
+use crate::domain::BoundedText;
 use crate::entities::event_types;
 use crate::error::{AppError, AppResult};
 
@@ -46,13 +50,24 @@ pub struct Registry {
     types: RwLock<Arc<TypeMap>>,
 }
 
+/// Why a JSON Schema was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// Neither an object nor a boolean.
+    #[error("a JSON Schema must be an object or a boolean")]
+    NotASchema,
+    /// Not a valid schema, or one referring to documents outside itself.
+    #[error("invalid JSON Schema: {0}")]
+    Invalid(String),
+}
+
 /// Compiles a JSON Schema, refusing anything that is not a valid schema (or that refers to
 /// documents outside itself, which the service never fetches).
-pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, SchemaError> {
     if !matches!(schema, Value::Object(_) | Value::Bool(_)) {
-        return Err("a JSON Schema must be an object or a boolean".into());
+        return Err(SchemaError::NotASchema);
     }
-    jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON Schema: {e}"))
+    jsonschema::validator_for(schema).map_err(|e| SchemaError::Invalid(e.to_string()))
 }
 
 impl Registry {
@@ -108,21 +123,23 @@ impl Registry {
 
     /// Creates or replaces a type. Events already stored are not re-validated.
     pub async fn define(&self, def: TypeDefinition) -> AppResult<event_types::Model> {
-        for (field, value) in [("category", &def.category), ("name", &def.name)] {
-            if value.trim().is_empty() || value.chars().count() > 128 || value.contains('\0') {
-                return Err(AppError::BadInput(format!(
-                    "`{field}` must have 1 to 128 characters"
-                )));
-            }
-        }
+        let [category, name] =
+            [("category", &def.category), ("name", &def.name)].map(|(field, value)| {
+                BoundedText::parse(value, MAX_COLUMN_CHARS).map_err(|_| {
+                    AppError::BadInput(format!(
+                        "`{field}` must have 1 to {MAX_COLUMN_CHARS} characters"
+                    ))
+                })
+            });
+        let (category, name) = (category?, name?);
         let schema = def.schema.filter(|s| !s.is_null());
         if let Some(schema) = &schema {
-            compile_schema(schema).map_err(AppError::BadInput)?;
+            compile_schema(schema).map_err(|e| AppError::BadInput(e.to_string()))?;
         }
         let now = Utc::now();
         let row = event_types::ActiveModel {
-            category: Set(def.category),
-            name: Set(def.name),
+            category: Set(category.into_inner()),
+            name: Set(name.into_inner()),
             schema: Set(schema),
             description: Set(def.description),
             created_at: Set(now),
@@ -144,4 +161,23 @@ impl Registry {
         self.refresh().await?;
         Ok(model)
     }
+}
+
+/// Reloads `registry` every `every` until `stopped`, so that this instance sees the types other
+/// instances define. A failed reload is logged and the current types kept.
+pub fn spawn_refresh(
+    registry: Arc<Registry>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if crate::shutdown::sleep_or_stopped(every, &mut stopped).await {
+                break;
+            }
+            if let Err(err) = registry.refresh().await {
+                tracing::warn!(error = ?err, "refreshing the event-type registry failed");
+            }
+        }
+    })
 }

@@ -30,21 +30,45 @@ pub struct RawEvent {
     pub timestamp: Value,
 }
 
-/// An event that passed validation.
+/// An event that passed validation. Only [`Validator::validate`] makes one, so its fields keep
+/// what was checked: text within its limits and free of NUL, `data` a JSON object within the
+/// size and depth limits (and its type's schema), a timestamp in UTC not later than allowed.
 #[derive(Debug, Clone)]
 pub struct ValidEvent {
+    /// The client's id (a checked [`BoundedText`]) or one derived from the content.
+    event_id: String,
+    session_id: BoundedText,
+    category: BoundedText,
+    name: BoundedText,
+    data: Value,
+    timestamp: DateTime<Utc>,
+}
+
+impl ValidEvent {
     /// The client's id, or one derived from the content.
-    pub event_id: String,
+    pub fn event_id(&self) -> &str {
+        &self.event_id
+    }
     /// Session id.
-    pub session_id: String,
+    pub fn session_id(&self) -> &BoundedText {
+        &self.session_id
+    }
     /// Category.
-    pub category: String,
+    pub fn category(&self) -> &BoundedText {
+        &self.category
+    }
     /// Name.
-    pub name: String,
+    pub fn name(&self) -> &BoundedText {
+        &self.name
+    }
     /// Payload, a JSON object.
-    pub data: Value,
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
     /// When it happened, UTC, microseconds.
-    pub timestamp: DateTime<Utc>,
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        self.timestamp
+    }
 }
 
 /// An event that did not pass, with everything needed to store it as an error.
@@ -114,9 +138,9 @@ impl Validator<'_> {
                 };
                 Ok(ValidEvent {
                     event_id,
-                    session_id: session.into_inner(),
-                    category: category.into_inner(),
-                    name: name.into_inner(),
+                    session_id: session,
+                    category,
+                    name,
                     data: raw.data,
                     timestamp,
                 })
@@ -515,9 +539,9 @@ mod properties {
                 Ok(event) => {
                     prop_assert!(event.data.is_object());
                     prop_assert!(event.timestamp <= received_at + Duration::minutes(5));
-                    prop_assert!(event.session_id.chars().count() <= 8);
+                    prop_assert!(event.session_id.as_str().chars().count() <= 8);
                     prop_assert!(event.event_id.chars().count() <= 64);
-                    prop_assert!(!event.session_id.contains('\0'));
+                    prop_assert!(!event.session_id.as_str().contains('\0'));
                 }
                 Err(rejected) => {
                     prop_assert_eq!(rejected.index, 3);

@@ -234,14 +234,9 @@ async fn commit_and_answer(db: &DatabaseConnection, group: Vec<Pending>, live: &
             false
         }
         Err(err) => {
-            let transient = crate::db::is_transient(&err);
             tracing::error!(error = %err, batches = group.len(), "group commit failed");
             for pending in group {
-                let answer = if transient {
-                    AppError::Unavailable("the database is unavailable; retrying is safe".into())
-                } else {
-                    AppError::Internal(anyhow::anyhow!("storing the batch failed: {err}"))
-                };
+                let answer = AppError::from(err.clone()).context("storing the batch");
                 let _ = pending.reply.send(Err(answer));
             }
             false
@@ -275,7 +270,7 @@ pub async fn commit_group(
     let mut to_insert: Vec<(i32, DateTime<Utc>, &ValidEvent)> = Vec::new();
     for batch in batches {
         for event in &batch.events {
-            if first_seen.insert((batch.application_id, event.event_id.as_str())) {
+            if first_seen.insert((batch.application_id, event.event_id())) {
                 to_insert.push((batch.application_id, batch.received_at, event));
             }
         }
@@ -298,7 +293,7 @@ pub async fn commit_group(
         let inserted = batch
             .events
             .iter()
-            .map(|e| inserted.remove(&(batch.application_id, e.event_id.clone())))
+            .map(|e| inserted.remove(&(batch.application_id, e.event_id().to_owned())))
             .collect();
         stored.error_ids.extend(&error_ids);
         outcomes.push(WriteOutcome {
@@ -351,13 +346,13 @@ async fn insert_events(
     ]);
     for (application_id, received_at, e) in rows {
         insert.values_panic([
-            e.event_id.clone().into(),
+            e.event_id().to_owned().into(),
             (*application_id).into(),
-            e.session_id.clone().into(),
-            e.category.clone().into(),
-            e.name.clone().into(),
-            e.data.clone().into(),
-            e.timestamp.into(),
+            e.session_id().as_str().to_owned().into(),
+            e.category().as_str().to_owned().into(),
+            e.name().as_str().to_owned().into(),
+            e.data().clone().into(),
+            e.timestamp().into(),
             (*received_at).into(),
         ]);
     }

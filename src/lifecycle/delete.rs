@@ -32,7 +32,8 @@ use sea_orm::{
 };
 
 use crate::db::Sql;
-use crate::processing::aggregate::{ClaimedEvent, Deltas, hour_of};
+use crate::domain::timestamp::hour_of;
+use crate::processing::aggregate::{ClaimedEvent, Deltas};
 use crate::processing::job::apply;
 
 /// Values per `IN (…)` list.

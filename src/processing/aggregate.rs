@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::domain::timestamp::hour_of;
 
 /// The fields of a claimed event that aggregation needs.
 #[derive(Debug, Clone)]
@@ -43,11 +45,6 @@ pub struct Deltas {
     pub session_types: BTreeMap<(String, String, String), i64>,
     /// By (hour, category, name).
     pub hourly: BTreeMap<(DateTime<Utc>, String, String), i64>,
-}
-
-/// The start of the hour holding `at`.
-pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
 }
 
 impl Deltas {

@@ -158,78 +158,86 @@ pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
 /// pairs, session types, hours) so that concurrent writers cannot deadlock. Deleters pass
 /// negative deltas ([`Deltas::removing`]).
 pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
     let sessions: Vec<_> = deltas.sessions.iter().collect();
-    for chunk in sessions.chunks(UPSERT_CHUNK_ROWS) {
-        let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ");
-        for (i, (id, d)) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
+    upsert(
+        txn,
+        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ",
+        &sessions,
+        |sql, (id, d)| {
             sql.bind(id.as_str())
                 .push(", ")
                 .bind(d.first_seen)
                 .push(", ");
-            sql.bind(d.last_seen).push(", ").bind(d.count).push(")");
-        }
-        sql.push(
-            " ON CONFLICT (session_id) DO UPDATE SET \
-             first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
-               THEN excluded.first_seen ELSE sessions.first_seen END, \
-             last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
-               THEN excluded.last_seen ELSE sessions.last_seen END, \
-             event_count = sessions.event_count + excluded.event_count",
-        );
-        txn.execute_raw(sql.build()).await?;
-    }
+            sql.bind(d.last_seen).push(", ").bind(d.count);
+        },
+        " ON CONFLICT (session_id) DO UPDATE SET \
+         first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
+           THEN excluded.first_seen ELSE sessions.first_seen END, \
+         last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
+           THEN excluded.last_seen ELSE sessions.last_seen END, \
+         event_count = sessions.event_count + excluded.event_count",
+    )
+    .await?;
     let pairs: Vec<_> = deltas.session_applications.iter().collect();
-    for chunk in pairs.chunks(UPSERT_CHUNK_ROWS) {
-        let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO session_applications (session_id, application_id) VALUES ");
-        for (i, (session, app)) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(session.as_str()).push(", ").bind(*app).push(")");
-        }
-        sql.push(" ON CONFLICT (session_id, application_id) DO NOTHING");
-        txn.execute_raw(sql.build()).await?;
-    }
+    upsert(
+        txn,
+        "INSERT INTO session_applications (session_id, application_id) VALUES ",
+        &pairs,
+        |sql, (session, app)| {
+            sql.bind(session.as_str()).push(", ").bind(*app);
+        },
+        " ON CONFLICT (session_id, application_id) DO NOTHING",
+    )
+    .await?;
     let types: Vec<_> = deltas.session_types.iter().collect();
-    for chunk in types.chunks(UPSERT_CHUNK_ROWS) {
-        let mut sql = Sql::new(backend);
-        sql.push(
-            "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
-        );
-        for (i, ((session, category, name), count)) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
+    upsert(
+        txn,
+        "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
+        &types,
+        |sql, ((session, category, name), count)| {
             sql.bind(session.as_str())
                 .push(", ")
-                .bind(category.as_str())
-                .push(", ");
-            sql.bind(name.as_str()).push(", ").bind(**count).push(")");
-        }
-        sql.push(
-            " ON CONFLICT (session_id, category, name) DO UPDATE SET \
-             event_count = session_type_counts.event_count + excluded.event_count",
-        );
-        txn.execute_raw(sql.build()).await?;
-    }
+                .bind(category.as_str());
+            sql.push(", ").bind(name.as_str()).push(", ").bind(**count);
+        },
+        " ON CONFLICT (session_id, category, name) DO UPDATE SET \
+         event_count = session_type_counts.event_count + excluded.event_count",
+    )
+    .await?;
     let hourly: Vec<_> = deltas.hourly.iter().collect();
-    for chunk in hourly.chunks(UPSERT_CHUNK_ROWS) {
-        let mut sql = Sql::new(backend);
-        sql.push(
-            "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ",
-        );
-        for (i, ((bucket, category, name), count)) in chunk.iter().enumerate() {
+    upsert(
+        txn,
+        "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ",
+        &hourly,
+        |sql, ((bucket, category, name), count)| {
+            sql.bind(*bucket).push(", ").bind(category.as_str());
+            sql.push(", ").bind(name.as_str()).push(", ").bind(**count);
+        },
+        " ON CONFLICT (bucket_start, category, name) DO UPDATE SET \
+         event_count = type_counts_hourly.event_count + excluded.event_count",
+    )
+    .await
+}
+
+/// Runs `insert` (`INSERT INTO … VALUES `) with one `(…)` per row, as bound by `bind_row`,
+/// followed by `on_conflict`, in statements of at most [`UPSERT_CHUNK_ROWS`] rows, in the order
+/// of `rows`.
+async fn upsert<R>(
+    txn: &impl ConnectionTrait,
+    insert: &str,
+    rows: &[R],
+    bind_row: impl Fn(&mut Sql, &R),
+    on_conflict: &str,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(UPSERT_CHUNK_ROWS) {
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push(insert);
+        for (i, row) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(*bucket)
-                .push(", ")
-                .bind(category.as_str())
-                .push(", ");
-            sql.bind(name.as_str()).push(", ").bind(**count).push(")");
+            bind_row(&mut sql, row);
+            sql.push(")");
         }
-        sql.push(
-            " ON CONFLICT (bucket_start, category, name) DO UPDATE SET \
-             event_count = type_counts_hourly.event_count + excluded.event_count",
-        );
+        sql.push(on_conflict);
         txn.execute_raw(sql.build()).await?;
     }
     Ok(())

@@ -15,8 +15,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use super::cursor::CountCursor;
 use super::{EventFilter, QUEUED, unprocessed_events};
 use crate::db::Sql;
+use crate::domain::timestamp::{ceil_hour, hour_of};
 use crate::error::AppResult;
-use crate::processing::aggregate::hour_of;
 
 /// What to group counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,16 +187,6 @@ fn hourly_parts(sql: &mut Sql, key: &str, filter: &EventFilter, whole: Range) {
             until: Some(until),
         };
         raw_part(sql, key, filter, edge, Raw::All);
-    }
-}
-
-/// The first whole hour at or after `at`.
-pub(crate) fn ceil_hour(at: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = hour_of(at);
-    if floor == at {
-        at
-    } else {
-        floor + TimeDelta::hours(1)
     }
 }
 

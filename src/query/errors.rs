@@ -3,16 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use super::check_range;
 use super::cursor::Cursor;
-use crate::domain::ReasonCode;
+use super::{Page, check_range, fetch_page};
+use crate::domain::{Reason, ReasonCode};
 use crate::entities::event_error_codes;
 use crate::entities::event_errors::{self, Column};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Filters on rejected events, combined with AND; `from` and `to` (time of receipt) inclusive.
 #[derive(Debug, Clone, Default)]
@@ -33,29 +31,14 @@ pub struct ErrorFilter {
     pub session_id: Option<String>,
 }
 
-/// One page of rejected events.
-#[derive(Debug)]
-pub struct ErrorPage {
-    /// The rows, newest first.
-    pub errors: Vec<event_errors::Model>,
-    /// Whether more follow.
-    pub has_next_page: bool,
-}
-
 /// A page of rejected events matching `filter`, after `after`.
 pub async fn list_errors(
     db: &DatabaseConnection,
     filter: &ErrorFilter,
     first: u64,
     after: Option<Cursor>,
-) -> AppResult<ErrorPage> {
+) -> AppResult<Page<event_errors::Model>> {
     check_range(filter.from, filter.to)?;
-    if first == 0 {
-        return Ok(ErrorPage {
-            errors: Vec::new(),
-            has_next_page: false,
-        });
-    }
     let mut cond = Condition::all();
     if let Some(from) = filter.from {
         cond = cond.add(Column::ReceivedAt.gte(from));
@@ -92,19 +75,11 @@ pub async fn list_errors(
             ),
         );
     }
-    let mut rows = event_errors::Entity::find()
+    let select = event_errors::Entity::find()
         .filter(cond)
         .order_by_desc(Column::ReceivedAt)
-        .order_by_desc(Column::Id)
-        .limit(first + 1)
-        .all(db)
-        .await?;
-    let has_next_page = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok(ErrorPage {
-        errors: rows,
-        has_next_page,
-    })
+        .order_by_desc(Column::Id);
+    fetch_page(db, select, first).await
 }
 
 /// The cursor pointing at `error`.
@@ -113,4 +88,10 @@ pub fn cursor_of(error: &event_errors::Model) -> Cursor {
         at: error.received_at,
         id: error.id,
     }
+}
+
+/// The reasons `error` was rejected, decoded from the JSON they are stored as.
+pub fn reasons_of(error: &event_errors::Model) -> AppResult<Vec<Reason>> {
+    serde_json::from_value(error.reasons.clone())
+        .map_err(|e| AppError::internal("reading stored rejection reasons", e))
 }

@@ -3,12 +3,11 @@
 //! costs the same as the first.
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Select,
 };
 
-use super::EventFilter;
 use super::cursor::Cursor;
+use super::{EventFilter, Page, fetch_page};
 use crate::entities::events::{self, Column};
 use crate::error::AppResult;
 
@@ -20,15 +19,6 @@ pub enum EventOrder {
     TimestampAsc,
     /// Newest first; equal timestamps in reverse ingest order.
     TimestampDesc,
-}
-
-/// One page of events.
-#[derive(Debug)]
-pub struct EventPage {
-    /// The events, in order.
-    pub events: Vec<events::Model>,
-    /// Whether more events follow.
-    pub has_next_page: bool,
 }
 
 /// The SQL condition for `filter`.
@@ -90,24 +80,9 @@ pub async fn list_events(
     order: EventOrder,
     first: u64,
     after: Option<Cursor>,
-) -> AppResult<EventPage> {
+) -> AppResult<Page<events::Model>> {
     filter.check()?;
-    if first == 0 {
-        return Ok(EventPage {
-            events: Vec::new(),
-            has_next_page: false,
-        });
-    }
-    let mut rows = select_events(filter, order, after)
-        .limit(first + 1)
-        .all(db)
-        .await?;
-    let has_next_page = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok(EventPage {
-        events: rows,
-        has_next_page,
-    })
+    fetch_page(db, select_events(filter, order, after), first).await
 }
 
 /// The cursor pointing at `event`.

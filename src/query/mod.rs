@@ -8,9 +8,16 @@ pub mod events;
 pub mod series;
 pub mod sessions;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
+};
 
 use crate::config::Limits;
+use crate::entities::applications;
+use crate::error::{AppError, AppResult};
 
 /// A condition on `events` rows: the background job has not processed the event yet (its `seq`
 /// is still in the job's queue). Each row is checked with one primary-key lookup.
@@ -29,19 +36,48 @@ pub(crate) fn unprocessed_events(backend: sea_orm::DbBackend) -> &'static str {
         _ => "event_queue AS q JOIN events AS e ON e.seq = q.seq",
     }
 }
-use crate::error::{AppError, AppResult};
+
+/// One page of a keyset-paginated list.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The rows, in the list's order.
+    pub items: Vec<T>,
+    /// Whether more rows follow.
+    pub has_next_page: bool,
+}
+
+/// Reads the first `first` rows of `select` (already filtered past the cursor and ordered),
+/// and whether more follow: one more row is asked for than is returned.
+pub async fn fetch_page<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    first: u64,
+) -> AppResult<Page<E::Model>> {
+    if first == 0 {
+        return Ok(Page {
+            items: Vec::new(),
+            has_next_page: false,
+        });
+    }
+    let mut items = select.limit(first + 1).all(db).await?;
+    let has_next_page = items.len() as u64 > first;
+    items.truncate(first as usize);
+    Ok(Page {
+        items,
+        has_next_page,
+    })
+}
 
 /// The names of the applications with these ids, read in one query.
 pub async fn application_names(
-    db: &sea_orm::DatabaseConnection,
+    db: &DatabaseConnection,
     ids: impl IntoIterator<Item = i32>,
-) -> Result<std::collections::HashMap<i32, String>, sea_orm::DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+) -> Result<HashMap<i32, String>, DbErr> {
     let mut ids: Vec<i32> = ids.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
-    Ok(crate::entities::applications::Entity::find()
-        .filter(crate::entities::applications::Column::Id.is_in(ids))
+    Ok(applications::Entity::find()
+        .filter(applications::Column::Id.is_in(ids))
         .all(db)
         .await?
         .into_iter()

@@ -21,10 +21,9 @@ use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::unprocessed_events;
-use super::counts::ceil_hour;
 use crate::db::Sql;
+use crate::domain::timestamp::{ceil_hour, hour_of};
 use crate::error::{AppError, AppResult};
-use crate::processing::aggregate::hour_of;
 
 /// The size of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

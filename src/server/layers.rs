@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use super::REQUEST_ID_HEADER;
 use crate::config::{ConnectionSettings, Limits};
-use crate::graphql::error::{REQUEST_ID, request_id};
+use crate::telemetry::{REQUEST_ID, request_id};
 
 /// What [`limit_body`] enforces.
 #[derive(Clone, Copy)]
@@ -103,6 +103,7 @@ async fn limit_body(State(limits): State<BodyLimits>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max_bytes as u64) {
+        crate::telemetry::meters::refused("LIMIT_EXCEEDED");
         return body_too_large(max_bytes);
     }
     let (parts, body) = request.into_parts();
@@ -116,6 +117,7 @@ async fn limit_body(State(limits): State<BodyLimits>, request: Request, next: Ne
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
+                crate::telemetry::meters::refused("LIMIT_EXCEEDED");
                 return body_too_large(max_bytes);
             }
             return error_response(
@@ -140,8 +142,9 @@ fn body_too_slow(read_timeout: Duration) -> Response {
     )
 }
 
-fn body_too_large(max_bytes: usize) -> Response {
-    crate::telemetry::meters::refused("LIMIT_EXCEEDED");
+/// The answer 413 `LIMIT_EXCEEDED` to a body over `EYE_MAX_BODY_BYTES`, wherever that is found
+/// (the caller counts the refusal).
+pub(super) fn body_too_large(max_bytes: usize) -> Response {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "LIMIT_EXCEEDED",

@@ -43,9 +43,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::graphql::error::classify_unlabelled;
-use crate::graphql::nesting::nesting_depth;
 use crate::graphql::{AppSchema, Schemas, build_schemas};
-use crate::ingest::registry::Registry;
+use crate::ingest::Ingest;
+use crate::ingest::registry::{self, Registry};
 use crate::ingest::writer::Writer;
 use crate::live::{self, Live};
 use crate::state::AppState;
@@ -59,10 +59,12 @@ mod export;
 mod introspection;
 mod layers;
 pub mod metrics;
+mod nesting;
 mod websocket;
 
-use layers::error_response;
 pub use layers::with_layers;
+use layers::{body_too_large, error_response};
+use nesting::nesting_depth;
 
 /// The header carrying each request's id (set when the client did not send one).
 pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -78,6 +80,7 @@ struct HttpState {
     trusted_proxies: Arc<[IpNet]>,
     rate_limits: Arc<RateLimits>,
     last_used: Arc<LastUsed>,
+    max_body_bytes: usize,
     max_batch_operations: usize,
     max_query_nesting: usize,
     max_query_depth: usize,
@@ -110,7 +113,8 @@ pub async fn serve_with_clock(
     let registry = Arc::new(
         Registry::load(db.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("loading the event-type registry: {e:?}"))?,
+            .map_err(anyhow::Error::from)
+            .context("loading the event-type registry")?,
     );
     let write_db = db::connect_writer(&settings.database, &db, db::Checkpoints::Background).await?;
     let live = Live::new(settings.limits.subscription_buffer);
@@ -136,7 +140,7 @@ pub async fn serve_with_clock(
         clock.clone(),
         stopped.clone(),
     );
-    let refresher = spawn_registry_refresh(
+    let refresher = registry::spawn_refresh(
         registry.clone(),
         Duration::from_millis(settings.ingest.registry_refresh_ms.max(100)),
         stopped.clone(),
@@ -151,6 +155,7 @@ pub async fn serve_with_clock(
         trusted_proxies: settings.security.trusted_proxies.clone().into(),
         rate_limits: rate_limits.clone(),
         last_used: Arc::new(LastUsed::default()),
+        max_body_bytes: limits.max_body_bytes,
         max_batch_operations: limits.max_batch_operations,
         max_query_nesting: limits.max_query_nesting,
         max_query_depth: limits.max_query_depth,
@@ -158,9 +163,15 @@ pub async fn serve_with_clock(
         schemas: build_schemas(AppState {
             db,
             write_db,
+            ingest: Ingest {
+                registry,
+                writer,
+                limits: settings.limits.clone(),
+                settings: settings.ingest.clone(),
+                clock: clock.clone(),
+                rate_limits: rate_limits.clone(),
+            },
             settings: Arc::new(settings),
-            registry,
-            writer,
             clock,
             rate_limits,
             live,
@@ -210,27 +221,18 @@ fn refusal(log: &RequestLog, err: AppError) -> Response {
     refusal_response(err)
 }
 
-/// The answer to a request refused for `err`, with a `Retry-After` header when it was rate
-/// limited.
+/// The answer to a request refused for `err`: its HTTP status, and a `Retry-After` header when
+/// retrying later may succeed.
 fn refusal_response(err: AppError) -> Response {
-    let code = err.code();
-    let retry_after_ms = match &err {
-        AppError::RateLimited { retry_after_ms, .. } => Some(*retry_after_ms),
-        _ => None,
-    };
+    let status = err.http_status();
+    let retry_after = err.retry_after_secs();
     let error = async_graphql::Error::from(err);
     let mut body = serde_json::json!({ "errors": [{ "message": error.message }] });
     if let Some(ext) = error.extensions {
         body["errors"][0]["extensions"] = serde_json::to_value(ext).unwrap_or_default();
     }
-    let status = match code {
-        "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
-        "LIMIT_EXCEEDED" | "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
-    };
     let mut response = (status, axum::Json(body)).into_response();
-    if let Some(ms) = retry_after_ms {
-        let seconds = ms.div_ceil(1_000).max(1);
+    if let Some(seconds) = retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -278,7 +280,7 @@ async fn answer_graphql(
 ) -> Response {
     let request = match request {
         Ok(request) => request.into_inner(),
-        Err(rejection) => return unparsable_request(rejection, log),
+        Err(rejection) => return unparsable_request(rejection, state.max_body_bytes, log),
     };
     log.set_operation(operation_names(&request));
     if let BatchRequest::Batch(operations) = &request
@@ -373,7 +375,11 @@ fn schema_for<'a>(request: &BatchRequest, state: &'a HttpState) -> &'a AppSchema
 
 /// A body that is not a GraphQL request gets a GraphQL-shaped error with a stable code, not
 /// the parser's debug output.
-fn unparsable_request(rejection: GraphQLRejection, log: &RequestLog) -> Response {
+fn unparsable_request(
+    rejection: GraphQLRejection,
+    max_body_bytes: usize,
+    log: &RequestLog,
+) -> Response {
     let too_large = matches!(rejection.0, ParseRequestError::PayloadTooLarge);
     log.refused(if too_large {
         "LIMIT_EXCEEDED"
@@ -381,11 +387,7 @@ fn unparsable_request(rejection: GraphQLRejection, log: &RequestLog) -> Response
         "BAD_USER_INPUT"
     });
     match rejection.0 {
-        ParseRequestError::PayloadTooLarge => error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "LIMIT_EXCEEDED",
-            "the request body is larger than EYE_MAX_BODY_BYTES".to_string(),
-        ),
+        ParseRequestError::PayloadTooLarge => body_too_large(max_body_bytes),
         other => error_response(
             StatusCode::BAD_REQUEST,
             "BAD_USER_INPUT",
@@ -423,13 +425,15 @@ async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
 async fn bootstrap_admin_key(db: &DatabaseConnection, graphiql_url: &str) -> anyhow::Result<()> {
     let count = keys::count_keys(db)
         .await
-        .map_err(|e| anyhow::anyhow!("counting API keys: {e:?}"))?;
+        .map_err(anyhow::Error::from)
+        .context("counting API keys")?;
     if count > 0 {
         return Ok(());
     }
     let key = keys::create_key(db, "admin", Scopes::of([crate::auth::Scope::Admin]))
         .await
-        .map_err(|e| anyhow::anyhow!("creating the first admin key: {e:?}"))?;
+        .map_err(anyhow::Error::from)
+        .context("creating the first admin key")?;
     println!(
         "No API key existed, so an admin key was created for application `admin`.\n\
          It is shown only this once; keep it:\n\n    {}\n\n\
@@ -437,21 +441,4 @@ async fn bootstrap_admin_key(db: &DatabaseConnection, graphiql_url: &str) -> any
         key.secret
     );
     Ok(())
-}
-
-fn spawn_registry_refresh(
-    registry: Arc<Registry>,
-    every: Duration,
-    mut stopped: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if crate::shutdown::sleep_or_stopped(every, &mut stopped).await {
-                break;
-            }
-            if let Err(err) = registry.refresh().await {
-                tracing::warn!(error = ?err, "refreshing the event-type registry failed");
-            }
-        }
-    })
 }

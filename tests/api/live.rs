@@ -390,13 +390,11 @@ async fn subscribe_and_unsubscribe_cycles_leave_nothing_open() {
 /// Two instances on one PostgreSQL database under concurrent load on both: a subscriber on
 /// one receives exactly the events accepted on both, none twice. (SQLite runs one instance.)
 #[tokio::test]
+#[ignore = "needs PostgreSQL: EYE_TEST_POSTGRES_URL and --include-ignored"]
 async fn a_subscriber_on_one_instance_sees_the_events_accepted_on_every_instance() {
-    use crate::instances::{Fixture, ServerProcess};
+    use crate::helpers::{Fixture, ServerProcess, require_postgres};
+    require_postgres();
     let fx = std::sync::Arc::new(Fixture::new().await);
-    if !fx.database_url.starts_with("postgres") {
-        eprintln!("skipped: several instances need PostgreSQL (EYE_TEST_POSTGRES_URL)");
-        return;
-    }
     let a = ServerProcess::start(&fx.database_url, &[]);
     let b = ServerProcess::start(&fx.database_url, &[]);
     let bearer = format!("Bearer {}", fx.admin_key);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use the_eye::auth::{Scope, Scopes, keys};
 
-use crate::helpers::{fresh_database, pageview};
+use crate::helpers::{connect_migrated, fresh_database, pageview};
 
 const MARKER: &str = "payload-text-that-must-not-be-logged";
 
@@ -18,13 +18,7 @@ const MARKER: &str = "payload-text-that-must-not-be-logged";
 async fn json_logs_have_one_line_per_request_and_name_its_id_in_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database(&dir).await;
-    let db = the_eye::db::connect(&the_eye::config::DatabaseSettings {
-        database_url: database_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    the_eye::db::migrate(&db).await.unwrap();
+    let db = connect_migrated(&database_url).await;
     let key = keys::create_key(&db, "log shop", Scopes::of([Scope::Ingest]))
         .await
         .unwrap();

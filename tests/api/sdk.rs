@@ -14,8 +14,8 @@ use the_eye_client::{
     Backoff, Client, Delivery, DeliveryStatus, Sender, SenderConfig, TrySendError, code_name,
 };
 
+use crate::helpers::{Fixture, ServerProcess};
 use crate::helpers::{event, spawn_app, spawn_app_with};
-use crate::instances::{Fixture, ServerProcess};
 
 /// A valid pageview without an id (the sender gives it one), numbered `i`.
 fn pageview(i: usize) -> EventInput {

@@ -21,8 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
+use crate::helpers::{Fixture, ServerProcess};
 use crate::helpers::{event, spawn_app_with};
-use crate::instances::{Fixture, ServerProcess};
 
 mod raw;
 

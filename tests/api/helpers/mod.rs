@@ -14,6 +14,10 @@ use the_eye::clock::{Clock, ManualClock, SystemClock};
 use the_eye::config::Settings;
 use tokio::sync::oneshot;
 
+mod processes;
+
+pub use processes::{Fixture, ServerProcess};
+
 /// A running server and keys with each scope.
 pub struct TestApp {
     pub url: String,
@@ -60,10 +64,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
     settings.processing.process_interval_ms = 3_600_000;
     configure(&mut settings);
 
-    let db = the_eye::db::connect(&settings.database)
-        .await
-        .expect("connect");
-    the_eye::db::migrate(&db).await.expect("migrate");
+    let db = connect_migrated(&settings.database.database_url).await;
     let key = |app: &'static str, scope: Scope| {
         let db = db.clone();
         async move {
@@ -106,6 +107,37 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
         stop: Some(stop),
         server: Some(server),
     }
+}
+
+/// The first line of a PostgreSQL-only test. Such tests are `#[ignore]`d, so that plain
+/// `cargo test` reports them as ignored; CI runs them with `--include-ignored` and
+/// `EYE_TEST_POSTGRES_URL` set (`.ci/run`). Run without it, the test fails rather than passes
+/// (and [`fresh_database`] fails when the server is unreachable).
+pub fn require_postgres() {
+    let url = std::env::var("EYE_TEST_POSTGRES_URL").unwrap_or_default();
+    assert!(!url.is_empty(), "this test needs EYE_TEST_POSTGRES_URL");
+}
+
+/// Each event of the JSON array `events` as its own JSON text, as the SDK's
+/// `record_encoded` takes them (valid or not).
+pub fn encoded(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .expect("an array of events")
+        .iter()
+        .map(Value::to_string)
+        .collect()
+}
+
+/// A connection to `database_url`, migrated.
+pub async fn connect_migrated(database_url: &str) -> DatabaseConnection {
+    let settings = the_eye::config::DatabaseSettings {
+        database_url: database_url.to_string(),
+        ..Default::default()
+    };
+    let db = the_eye::db::connect(&settings).await.expect("connect");
+    the_eye::db::migrate(&db).await.expect("migrate");
+    db
 }
 
 /// A SQLite file in `dir`, or a new PostgreSQL database when `EYE_TEST_POSTGRES_URL` is set.
@@ -210,15 +242,9 @@ impl TestApp {
     /// Records events with `key` through the SDK (each JSON object sent as it is, valid or
     /// not); returns `recordEvents` as JSON.
     pub async fn record_as(&self, key: &str, events: Value) -> Value {
-        let encoded: Vec<String> = events
-            .as_array()
-            .expect("an array of events")
-            .iter()
-            .map(Value::to_string)
-            .collect();
         let answer = self
             .sdk(key)
-            .record_encoded(&encoded)
+            .record_encoded(&encoded(&events))
             .await
             .unwrap_or_else(|e| panic!("recordEvents failed: {e}"));
         serde_json::to_value(answer).expect("JSON")
