@@ -284,6 +284,11 @@ pub struct ProcessingSettings {
     /// that a deletion holds SQLite's one writer no longer than a job step.
     #[arg(long, env = "EYE_DELETE_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.delete_batch_size)]
     pub delete_batch_size: u64,
+    /// After each retention batch, wait this percentage of the time the batch took before the
+    /// next, so that a large deletion leaves SQLite's one writer to ingest most of the time
+    /// (100: deletion holds the writer at most half the time; 0: no pause).
+    #[arg(long, env = "EYE_DELETE_PAUSE_PERCENT", default_value_t = ProcessingSettings::DEFAULT.delete_pause_percent)]
+    pub delete_pause_percent: u32,
 }
 
 impl ProcessingSettings {
@@ -293,6 +298,7 @@ impl ProcessingSettings {
             default_days: self.retention_days,
             error_days: self.error_retention_days,
             batch_size: self.delete_batch_size,
+            pause_percent: self.delete_pause_percent,
         }
     }
 }
@@ -318,7 +324,8 @@ impl ProcessingSettings {
         retention_days: None,
         error_retention_days: None,
         retention_interval_ms: 60_000,
-        delete_batch_size: 2_000,
+        delete_batch_size: 500,
+        delete_pause_percent: 100,
     };
 }
 

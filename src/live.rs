@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
 use tokio::sync::{broadcast, watch};
 
 use crate::entities::{event_errors, events};
@@ -26,6 +26,10 @@ use crate::error::{AppError, AppResult};
 
 /// The `NOTIFY` channel announcing commits on PostgreSQL.
 pub const CHANNEL: &str = "eye_commits";
+
+/// Most event and error ids the relay reads in one query (commits waiting in line are read
+/// together up to this).
+const RELAY_BATCH_IDS: usize = 5_000;
 
 /// The longest `NOTIFY` payload sent; PostgreSQL refuses 8,000 bytes and more.
 const MAX_PAYLOAD_BYTES: usize = 7_000;
@@ -265,8 +269,30 @@ pub fn spawn_relay(
             };
             match commit {
                 Ok(commit) => {
-                    if let Err(err) = relay(&live, &db, &commit).await {
+                    // Commits already waiting are read with this one, in one query: under
+                    // load one query per commit fell far behind on PostgreSQL.
+                    let mut batch = vec![commit];
+                    let mut ids = batch[0].seqs.len() + batch[0].error_ids.len();
+                    let mut missed = None;
+                    while ids < RELAY_BATCH_IDS {
+                        match commits.try_recv() {
+                            Ok(next) => {
+                                ids += next.seqs.len() + next.error_ids.len();
+                                batch.push(next);
+                            }
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                missed = Some(n);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(err) = relay(&live, &db, &batch).await {
                         tracing::warn!(error = ?err, "reading committed rows for subscribers failed");
+                        live.publish(LiveItem::Gap);
+                    }
+                    if let Some(missed) = missed {
+                        tracing::warn!(missed, "the live relay fell behind the commits");
                         live.publish(LiveItem::Gap);
                     }
                 }
@@ -280,45 +306,61 @@ pub fn spawn_relay(
     })
 }
 
+/// Publishes the rows of `commits`, commit by commit in the order they were announced (each
+/// one's events in `seq` order, then its rejections), read with one query per table.
 async fn relay(
     live: &Live,
     db: &DatabaseConnection,
-    commit: &Commit,
+    commits: &[Commit],
 ) -> Result<(), sea_orm::DbErr> {
     if live.items.receiver_count() == 0 {
         return Ok(());
     }
-    let recorded = if commit.seqs.is_empty() {
-        Vec::new()
+    let seqs: Vec<i64> = commits
+        .iter()
+        .flat_map(|c| c.seqs.iter().copied())
+        .collect();
+    let error_ids: Vec<i64> = commits
+        .iter()
+        .flat_map(|c| c.error_ids.iter().copied())
+        .collect();
+    let mut recorded: HashMap<i64, events::Model> = if seqs.is_empty() {
+        HashMap::new()
     } else {
         events::Entity::find()
-            .filter(events::Column::Seq.is_in(commit.seqs.iter().copied()))
-            .order_by_asc(events::Column::Seq)
+            .filter(events::Column::Seq.is_in(seqs))
             .all(db)
             .await?
+            .into_iter()
+            .map(|e| (e.seq, e))
+            .collect()
     };
-    let rejected = if commit.error_ids.is_empty() {
-        Vec::new()
+    let mut rejected: HashMap<i64, event_errors::Model> = if error_ids.is_empty() {
+        HashMap::new()
     } else {
         event_errors::Entity::find()
-            .filter(event_errors::Column::Id.is_in(commit.error_ids.iter().copied()))
-            .order_by_asc(event_errors::Column::Id)
+            .filter(event_errors::Column::Id.is_in(error_ids))
             .all(db)
             .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect()
     };
     let app_ids = recorded
-        .iter()
+        .values()
         .map(|e| e.application_id)
-        .chain(rejected.iter().map(|e| e.application_id));
+        .chain(rejected.values().map(|e| e.application_id));
     let names = crate::query::application_names(db, app_ids).await?;
     let name = |id: i32| names.get(&id).cloned().unwrap_or_default();
-    for event in recorded {
-        let app = name(event.application_id);
-        live.publish(LiveItem::Recorded(Arc::new((event, app))));
-    }
-    for error in rejected {
-        let app = name(error.application_id);
-        live.publish(LiveItem::Rejected(Arc::new((error, app))));
+    for commit in commits {
+        for event in commit.seqs.iter().filter_map(|seq| recorded.remove(seq)) {
+            let app = name(event.application_id);
+            live.publish(LiveItem::Recorded(Arc::new((event, app))));
+        }
+        for error in commit.error_ids.iter().filter_map(|id| rejected.remove(id)) {
+            let app = name(error.application_id);
+            live.publish(LiveItem::Rejected(Arc::new((error, app))));
+        }
     }
     Ok(())
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::domain::timestamp::format_timestamp;
 use crate::entities::{applications, events};
@@ -133,12 +134,12 @@ impl Exporter {
         self.after = Some(ExportCursor(last.seq));
         let mut out = String::with_capacity(rows.len() * 256);
         for row in &rows {
-            self.write_row(row, &mut out);
+            self.write_row(row, &mut out)?;
         }
         Ok(Some(out))
     }
 
-    fn write_row(&self, row: &events::Model, out: &mut String) {
+    fn write_row(&self, row: &events::Model, out: &mut String) -> AppResult<()> {
         let app = self
             .app_names
             .get(&row.application_id)
@@ -148,18 +149,22 @@ impl Exporter {
         let received = format_timestamp(&row.received_at);
         match self.format {
             ExportFormat::Ndjson => {
-                let line = json!({
-                    "id": row.event_id,
-                    "sessionId": row.session_id,
-                    "category": row.category,
-                    "name": row.name,
-                    "data": row.data,
-                    "timestamp": timestamp,
-                    "application": app,
-                    "receivedAt": received,
-                    "cursor": cursor,
-                });
-                out.push_str(&line.to_string());
+                let line = Line {
+                    application: app,
+                    category: &row.category,
+                    cursor: &cursor,
+                    data: &row.data,
+                    id: &row.event_id,
+                    name: &row.name,
+                    received_at: &received,
+                    session_id: &row.session_id,
+                    timestamp: &timestamp,
+                };
+                // Serializing borrowed fields: no copy of each event into a JSON tree first.
+                // Strings and a JSON value always serialize; an error would be a bug, reported.
+                let text = serde_json::to_string(&line)
+                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                out.push_str(&text);
             }
             ExportFormat::Csv => {
                 let data = Value::to_string(&row.data);
@@ -183,7 +188,24 @@ impl Exporter {
             }
         }
         out.push('\n');
+        Ok(())
     }
+}
+
+/// An NDJSON line, its keys in alphabetical order (the order a `serde_json::Value` object
+/// writes them in, which earlier exports had).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Line<'a> {
+    application: &'a str,
+    category: &'a str,
+    cursor: &'a str,
+    data: &'a Value,
+    id: &'a str,
+    name: &'a str,
+    received_at: &'a str,
+    session_id: &'a str,
+    timestamp: &'a str,
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).

@@ -10,7 +10,10 @@
 //!
 //! Each batch is one transaction of at most `batch_size` events, taken oldest first with
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL so that instances running retention at once take
-//! disjoint batches; ingest and the job never wait for more than one batch.
+//! disjoint batches; ingest and the job never wait for more than one batch. Between two
+//! batches retention pauses for a share of the time the last one took
+//! ([`RetentionPolicy::pause_percent`]), so that deleting a day of a large database does not
+//! hold SQLite's one writer back to back for minutes.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
@@ -54,6 +57,17 @@ pub struct RetentionPolicy {
     pub error_days: Option<u32>,
     /// Rows deleted per transaction.
     pub batch_size: u64,
+    /// Pause after each batch, as a percentage of the time the batch took.
+    pub pause_percent: u32,
+}
+
+impl RetentionPolicy {
+    /// Waits after a batch that took `took`, as the policy says.
+    async fn pause_after(&self, took: std::time::Duration) {
+        if self.pause_percent > 0 {
+            tokio::time::sleep(took * self.pause_percent / 100).await;
+        }
+    }
 }
 
 /// What a retention run deleted.
@@ -90,23 +104,27 @@ pub async fn apply_retention(
     for (application_id, days) in retentions(db, policy.default_days).await? {
         let cutoff = retention_cutoff(now, days);
         loop {
+            let started = std::time::Instant::now();
             let (deleted, taken) = old_events_step(db, application_id, cutoff, batch).await?;
             report.deleted += deleted;
             report.batches += u64::from(taken > 0);
             if taken < batch {
                 break;
             }
+            policy.pause_after(started.elapsed()).await;
         }
     }
     if let Some(days) = policy.error_days {
         let cutoff = now - TimeDelta::days(i64::from(days));
         loop {
+            let started = std::time::Instant::now();
             let deleted = old_errors_step(db, cutoff, batch).await?;
             report.deleted.event_errors += deleted;
             report.batches += u64::from(deleted > 0);
             if deleted < batch {
                 break;
             }
+            policy.pause_after(started.elapsed()).await;
         }
     }
     Ok(report)
