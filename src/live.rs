@@ -28,8 +28,11 @@ use crate::error::{AppError, AppResult};
 pub const CHANNEL: &str = "eye_commits";
 
 /// Most event and error ids the relay reads in one query (commits waiting in line are read
-/// together up to this).
-const RELAY_BATCH_IDS: usize = 5_000;
+/// together up to this): well under a subscriber's buffer, so that one read does not fill it.
+const RELAY_BATCH_IDS: usize = 500;
+
+/// Items the relay publishes before letting subscriber tasks run.
+const RELAY_YIELD_EVERY: usize = 128;
 
 /// The longest `NOTIFY` payload sent; PostgreSQL refuses 8,000 bytes and more.
 const MAX_PAYLOAD_BYTES: usize = 7_000;
@@ -352,10 +355,16 @@ async fn relay(
         .chain(rejected.values().map(|e| e.application_id));
     let names = crate::query::application_names(db, app_ids).await?;
     let name = |id: i32| names.get(&id).cloned().unwrap_or_default();
+    let mut published = 0;
     for commit in commits {
         for event in commit.seqs.iter().filter_map(|seq| recorded.remove(seq)) {
             let app = name(event.application_id);
             live.publish(LiveItem::Recorded(Arc::new((event, app))));
+            published += 1;
+            if published % RELAY_YIELD_EVERY == 0 {
+                // Publishing never waits; give the subscribers' tasks a turn to read.
+                tokio::task::yield_now().await;
+            }
         }
         for error in commit.error_ids.iter().filter_map(|id| rejected.remove(id)) {
             let app = name(error.application_id);

@@ -63,6 +63,10 @@ impl Subscribers {
                             let value: Value = serde_json::from_str(&text)?;
                             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
                             match value["type"].as_str() {
+                                // A stream that fell behind ends with an error in a `next`.
+                                Some("next") if value["payload"]["errors"].is_array() => {
+                                    seen.lagged = value.to_string().contains("LAGGED");
+                                }
                                 Some("next") => seen.events += 1,
                                 Some("error") => {
                                     seen.lagged = value.to_string().contains("LAGGED");
