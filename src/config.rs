@@ -196,7 +196,7 @@ impl Limits {
         max_batch_operations: 10,
         max_series_buckets: 1_500,
         max_series_groups: 20,
-        subscription_buffer: 1_024,
+        subscription_buffer: 16_384,
         max_subscriptions: 1_000,
         max_subscriptions_per_key: 20,
         max_subscriptions_per_connection: 10,

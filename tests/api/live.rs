@@ -111,6 +111,66 @@ async fn wait_until_live(app: &TestApp, socket: &mut Socket, id: &str) {
     panic!("the subscription never delivered a probe");
 }
 
+/// A subscriber that falls more than `EYE_SUBSCRIPTION_BUFFER` items behind is told `LAGGED`
+/// with how many it missed, and its subscription ends; ingest never waits for it.
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_gets_lagged_and_ingest_goes_on() {
+    let app = spawn_app_with(|s| s.limits.subscription_buffer = 4).await;
+    let mut socket = connect(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.read_key) }),
+    )
+    .await;
+    subscribe(&mut socket, "slow", RECORDED, json!({})).await;
+    wait_until_live(&app, &mut socket, "slow").await;
+    // 500 events in one commit are published at once, far more than the four the subscriber
+    // may fall behind; the socket is not read meanwhile.
+    let events: Vec<Value> = (0..500)
+        .map(|i| {
+            event(
+                &format!("s{}", i % 7),
+                "page interaction",
+                "pageview",
+                "2021-01-01T00:00:00Z",
+                Some(&format!("lag-{i}")),
+            )
+        })
+        .collect();
+    let answer = app.record(Value::Array(events)).await;
+    assert_eq!(answer["accepted"], 500, "{answer}");
+    let lagged = loop {
+        let message = receive(&mut socket).await;
+        assert_ne!(
+            message["type"], "complete",
+            "ended without LAGGED: {message}"
+        );
+        if let Some(errors) = message["payload"]["errors"].as_array()
+            && !errors.is_empty()
+        {
+            break errors[0].clone();
+        }
+        if message["type"] == "error" {
+            break message["payload"][0].clone();
+        }
+    };
+    assert_eq!(lagged["extensions"]["code"], "LAGGED", "{lagged}");
+    let missed = lagged["extensions"]["missed"].as_u64().unwrap_or(0);
+    assert!(
+        (1..=500).contains(&missed),
+        "missed between 1 and 500: {lagged}"
+    );
+    // The subscription is over; the events are all stored.
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+    let stored: i64 = app
+        .counts("CATEGORY", json!({}))
+        .await
+        .iter()
+        .filter(|(key, _)| key == "page interaction")
+        .map(|(_, count)| count)
+        .sum();
+    assert_eq!(stored, 500);
+}
+
 #[tokio::test]
 async fn subscribers_receive_each_accepted_event_once_in_commit_order() {
     let app = spawn_app().await;
