@@ -22,7 +22,6 @@ use the_eye_client::record_events::RecordEventsRecordEvents;
 
 use crate::baseline::{self, BaselineArgs};
 use crate::client::{Gql, code};
-use crate::cost::Usage;
 use crate::events::{Clock, EventGen, Mix, Sent};
 use crate::stats::Latencies;
 use crate::subscribers::{Pace, Subscribers};
@@ -146,7 +145,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let usage_before = target.pid().and_then(Usage::of);
+    let usage_before = target.usage();
     let wal_before = match &db {
         Some(db) => wal_bytes(db).await,
         None => None,
@@ -189,8 +188,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     };
     // Read when the backlog is empty: the background job's work for these events is included.
     let usage = target
-        .pid()
-        .and_then(Usage::of)
+        .usage()
         .zip(usage_before)
         .map(|(after, before)| after.since(&before));
     let wal = match &db {

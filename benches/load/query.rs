@@ -13,7 +13,6 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::client::Gql;
-use crate::cost::Usage;
 use crate::stats::Latencies;
 use crate::target::{Target, TargetArgs};
 
@@ -134,7 +133,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         let paced_from = std::time::Instant::now();
         for i in 0..args.warmup + args.iterations {
             if i == args.warmup {
-                usage_before = target.pid().and_then(Usage::of);
+                usage_before = target.usage();
             }
             let (query, variables) = make(&data, &mut rng);
             let started = match interval {
@@ -152,13 +151,13 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
                 latencies.record(started.elapsed());
             }
         }
-        let cpu = target.pid().and_then(Usage::of).zip(usage_before).map_or(
-            "n/a".to_string(),
-            |(after, before)| {
+        let cpu = target
+            .usage()
+            .zip(usage_before)
+            .map_or("n/a".to_string(), |(after, before)| {
                 let spent = after.since(&before).cpu.as_secs_f64();
                 format!("{:.0}", spent * 1e6 / args.iterations.max(1) as f64)
-            },
-        );
+            });
         let s = latencies.summary();
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {cpu} |",

@@ -6,6 +6,7 @@
 //! without them shows what the live stream costs ingest.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -36,104 +37,91 @@ pub struct Seen {
 
 /// The subscribers of one run.
 pub struct Subscribers {
-    tasks: Vec<JoinHandle<anyhow::Result<Seen>>>,
-    // What each reading subscriber has seen so far, read when the run ends.
-    counters: Vec<Arc<Mutex<Seen>>>,
-    // Stalled subscribers' sockets, held unread until the end.
+    pace: Pace,
+    // Each subscriber's task and what it has seen so far.
+    each: Vec<(JoinHandle<()>, Arc<Mutex<Seen>>)>,
+    // Releases the stalled subscribers' tasks to read what is left.
     stalled: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Subscribers {
     /// Opens `count` subscriptions at `url` with `key`, each subscribed before this returns.
     pub async fn start(url: &str, key: &str, count: usize, pace: Pace) -> anyhow::Result<Self> {
-        let mut tasks = Vec::new();
-        let mut counters = Vec::new();
+        let mut each = Vec::new();
         let mut stalled = Vec::new();
         for _ in 0..count {
-            let mut socket = subscribe(url, key).await?;
-            match pace {
-                Pace::Reading => {
-                    let seen = Arc::new(Mutex::new(Seen::default()));
-                    counters.push(seen.clone());
-                    tasks.push(tokio::spawn(async move {
-                        while let Some(message) = socket.next().await {
-                            let Ok(Message::Text(text)) = message else {
-                                continue;
-                            };
-                            let value: Value = serde_json::from_str(&text)?;
-                            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                            match value["type"].as_str() {
-                                // A stream that fell behind ends with an error in a `next`.
-                                Some("next") if value["payload"]["errors"].is_array() => {
-                                    seen.lagged = value.to_string().contains("LAGGED");
-                                }
-                                Some("next") => seen.events += 1,
-                                Some("error") => {
-                                    seen.lagged = value.to_string().contains("LAGGED");
-                                    break;
-                                }
-                                Some("complete") => break,
-                                _ => {}
-                            }
-                        }
-                        Ok(Seen::default())
-                    }));
-                }
+            let socket = subscribe(url, key).await?;
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let task = match pace {
+                Pace::Reading => tokio::spawn(read(socket, seen.clone())),
                 Pace::Stalled => {
-                    let (done, wait) = tokio::sync::oneshot::channel();
+                    let (done, wait) = tokio::sync::oneshot::channel::<()>();
                     stalled.push(done);
-                    tasks.push(tokio::spawn(async move {
+                    let seen = seen.clone();
+                    tokio::spawn(async move {
                         let _ = wait.await;
                         // Now read what is left: was the subscription ended with LAGGED?
-                        let mut seen = Seen::default();
-                        let drain = async {
-                            while let Some(Ok(message)) = socket.next().await {
-                                if let Message::Text(text) = message
-                                    && text.contains("LAGGED")
-                                {
-                                    seen.lagged = true;
-                                    break;
-                                }
-                            }
-                        };
-                        let _ =
-                            tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
-                        Ok(seen)
-                    }));
+                        let drain = read(socket, seen);
+                        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+                    })
                 }
-            }
+            };
+            each.push((task, seen));
         }
         Ok(Self {
-            tasks,
-            counters,
+            pace,
+            each,
             stalled,
         })
     }
 
     /// Ends every subscription and reports what each saw.
     pub async fn finish(self) -> Vec<Seen> {
-        // Reading subscribers have had every event once the backlog is empty; give the last
-        // messages a moment to arrive.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let mut seen: Vec<Seen> = self
-            .counters
-            .iter()
-            .map(|c| *c.lock().unwrap_or_else(|e| e.into_inner()))
-            .collect();
         for done in self.stalled {
             let _ = done.send(());
         }
-        for task in self.tasks {
-            if seen.len() == self.counters.len() && !self.counters.is_empty() {
-                task.abort();
-                continue;
+        // Reading subscribers have had every event once the backlog is empty; give the last
+        // messages a moment to arrive. Stalled ones end when they reach the end of the stream.
+        if self.pace == Pace::Reading {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let mut seen = Vec::new();
+        for (task, counted) in self.each {
+            match self.pace {
+                Pace::Reading => task.abort(),
+                Pace::Stalled => {
+                    let _ = task.await;
+                }
             }
-            match task.await {
-                Ok(Ok(s)) => seen.push(s),
-                _ => seen.push(Seen::default()),
-            }
+            seen.push(*counted.lock().unwrap_or_else(|e| e.into_inner()));
         }
         seen
+    }
+}
+
+/// Counts the events a subscription delivers until it ends; notes a `LAGGED` end, which
+/// arrives as an error in a `next` message (or, for protocol errors, an `error` message).
+async fn read(mut socket: Socket, seen: Arc<Mutex<Seen>>) {
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        match value["type"].as_str() {
+            Some("next") if value["payload"]["errors"].is_array() => {
+                seen.lagged = text.contains("LAGGED");
+            }
+            Some("next") => seen.events += 1,
+            Some("error") => {
+                seen.lagged = text.contains("LAGGED");
+                break;
+            }
+            Some("complete") => break,
+            _ => {}
+        }
     }
 }
 

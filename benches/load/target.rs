@@ -114,6 +114,11 @@ impl Target {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The spawned server's bytes written and CPU time so far (`None` for an external server).
+    pub fn usage(&self) -> Option<crate::cost::Usage> {
+        crate::cost::Usage::of(self.pid()?)
+    }
+
     /// Peak and current resident memory of the spawned server, in KiB.
     pub fn memory_kib(&self) -> Option<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
