@@ -163,7 +163,7 @@ impl Exporter {
                 // Serializing borrowed fields: no copy of each event into a JSON tree first.
                 // Strings and a JSON value always serialize; an error would be a bug, reported.
                 let text = serde_json::to_string(&line)
-                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+                    .map_err(|e| AppError::internal("writing an export line", e))?;
                 out.push_str(&text);
             }
             ExportFormat::Csv => {

@@ -123,16 +123,10 @@ pub fn counts_statement(
     if per_session && timed {
         raw_part(&mut sql, key, filter, whole, Raw::All);
     } else if per_session {
-        let table =
-            if filter.category.is_none() && filter.name.is_none() && filter.session_id.is_none() {
-                "sessions"
-            } else {
-                "session_type_counts"
-            };
-        if table == "sessions" {
+        if filter.category.is_none() && filter.name.is_none() && filter.session_id.is_none() {
             top_sessions(&mut sql, limit, after);
         } else {
-            aggregate_part(&mut sql, table, key, filter, None);
+            aggregate_part(&mut sql, "session_type_counts", key, filter, None);
         }
         sql.push(" UNION ALL ");
         raw_part(&mut sql, key, filter, whole, Raw::Unprocessed);
@@ -203,9 +197,7 @@ fn aggregate_part(
     if let Some(session) = &filter.session_id {
         sql.push(" AND session_id = ").bind(session.as_str());
     }
-    if table != "sessions" {
-        push_type_filter(sql, filter);
-    }
+    push_type_filter(sql, filter);
     if let Some(hours) = hours {
         if let Some(from) = hours.from {
             sql.push(" AND bucket_start >= ").bind(from);
