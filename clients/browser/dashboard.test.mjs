@@ -113,7 +113,12 @@ test("chart, top lists, session explorer and live tail show the recorded events"
   assert.equal(await page.textContent("#series-error"), "");
 
   // The top lists of the same range.
-  await page.waitForFunction(() => document.querySelectorAll("#top-sessions li[data-key]").length > 0);
+  // Each list is filled by its own request: wait for all three before reading any.
+  await page.waitForFunction(() =>
+    ["top-categories", "top-names", "top-sessions"].every(
+      (id) => document.querySelectorAll(`#${id} li[data-key]`).length > 0,
+    ),
+  );
   assert.deepEqual(await topList(page, "top-categories"), expected.tops.categories);
   assert.deepEqual(await topList(page, "top-names"), expected.tops.names);
   assert.deepEqual(await topList(page, "top-sessions"), expected.tops.sessions);
