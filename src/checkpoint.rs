@@ -2,10 +2,10 @@
 //!
 //! By default the connection that commits past 1000 WAL pages copies the log back into the
 //! database file itself, inside the commit that a request is waiting for. Here a task does it
-//! on a pooled read connection instead, every [`CHECKPOINT_INTERVAL`], while the writer goes on
-//! committing; the writer keeps a far larger automatic threshold only as a backstop
-//! ([`crate::db::SQLITE_BACKSTOP_CHECKPOINT_PAGES`]). Durability is unchanged: a commit is
-//! acknowledged once the log is synced, as before, and a `PASSIVE` checkpoint never blocks
+//! on a pooled read connection instead, every `EYE_SQLITE_CHECKPOINT_INTERVAL_MS`, while the
+//! writer goes on committing; the writer keeps a far larger automatic threshold only as a
+//! backstop ([`crate::db::SQLITE_BACKSTOP_CHECKPOINT_PAGES`]). Durability is unchanged: a commit
+//! is acknowledged once the log is synced, as before, and a `PASSIVE` checkpoint never blocks
 //! readers or the writer. On PostgreSQL the task does nothing.
 
 use std::time::Duration;
@@ -14,17 +14,19 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Time between two checkpoints.
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Starts the task; it ends when `shutdown` turns `true` (or its sender is dropped).
-pub fn spawn(db: DatabaseConnection, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+/// Starts the task, checkpointing every `interval`; it ends when `shutdown` turns `true` (or
+/// its sender is dropped).
+pub fn spawn(
+    db: DatabaseConnection,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         if db.get_database_backend() != DbBackend::Sqlite {
             return;
         }
         loop {
-            if crate::shutdown::sleep_or_stopped(CHECKPOINT_INTERVAL, &mut shutdown).await {
+            if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
                 break;
             }
             if let Err(err) = db

@@ -37,6 +37,11 @@ pub struct DatabaseSettings {
     /// power loss.
     #[arg(long, env = "EYE_SQLITE_SYNCHRONOUS", value_enum, default_value_t = DEFAULT_SQLITE_SYNCHRONOUS)]
     pub sqlite_synchronous: SqliteSync,
+    /// SQLite only: milliseconds between two background checkpoints, which copy the
+    /// write-ahead log back into the database file. Longer: a page that many commits change
+    /// is copied once for all of them (fewer bytes written), at the cost of a longer log.
+    #[arg(long, env = "EYE_SQLITE_CHECKPOINT_INTERVAL_MS", default_value_t = DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sqlite_checkpoint_interval_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -49,6 +54,7 @@ impl Default for DatabaseSettings {
             db_connect_timeout_ms: DEFAULT_DB_CONNECT_TIMEOUT_MS,
             db_statement_timeout_ms: DEFAULT_DB_STATEMENT_TIMEOUT_MS,
             sqlite_synchronous: DEFAULT_SQLITE_SYNCHRONOUS,
+            sqlite_checkpoint_interval_ms: DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS,
         }
     }
 }
@@ -65,6 +71,8 @@ pub const DEFAULT_DB_CONNECT_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 30_000;
 /// Default of `EYE_SQLITE_SYNCHRONOUS`: an acknowledged batch survives a power loss.
 pub const DEFAULT_SQLITE_SYNCHRONOUS: SqliteSync = SqliteSync::Full;
+/// Default of `EYE_SQLITE_CHECKPOINT_INTERVAL_MS`.
+pub const DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS: u64 = 1_000;
 
 /// SQLite's `synchronous` pragma, limited to the two values that make sense in WAL mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

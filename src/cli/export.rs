@@ -74,7 +74,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
             to: args.to,
         },
     };
-    let mut exporter = Exporter::new(conn, filter, args.format, after).await?;
+    let mut exporter = Exporter::new(conn, filter, args.format, after, None).await?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -86,7 +86,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut lines = 0u64;
     while let Some(page) = exporter
-        .next_page(u64::MAX)
+        .next_page()
         .await
         .map_err(super::fail("reading events"))?
     {

@@ -41,7 +41,7 @@ pub(super) struct ExportParams {
 }
 
 impl ExportParams {
-    fn filter(self) -> AppResult<(ExportFilter, Option<ExportCursor>, u64)> {
+    fn filter(self) -> AppResult<(ExportFilter, Option<ExportCursor>, Option<u64>)> {
         let instant = |raw: Option<String>, what: &str| {
             raw.map(|r| {
                 parse_timestamp(&r)
@@ -71,7 +71,7 @@ impl ExportParams {
             .as_deref()
             .map(ExportCursor::decode)
             .transpose()?;
-        Ok((filter, after, self.limit.unwrap_or(u64::MAX)))
+        Ok((filter, after, self.limit))
     }
 }
 
@@ -117,21 +117,19 @@ async fn start(
     state.rate_limits.check_request(caller.key_id)?;
     let Query(params) = params.map_err(|e| AppError::BadInput(e.body_text()))?;
     let (filter, after, limit) = params.filter()?;
-    let exporter = Exporter::new(state.db.clone(), filter, ExportFormat::Ndjson, after).await?;
-    let pages =
-        futures_util::stream::unfold((exporter, limit), |(mut exporter, left)| async move {
-            match exporter.next_page(left).await {
-                Ok(Some(page)) => {
-                    let lines = page.bytes().filter(|b| *b == b'\n').count() as u64;
-                    Some((Ok(page), (exporter, left - lines)))
-                }
-                Ok(None) => None,
-                Err(err) => {
-                    tracing::error!(error = ?err, "an export stream failed");
-                    Some((Err(std::io::Error::other("export failed")), (exporter, 0)))
-                }
+    let exporter =
+        Exporter::new(state.db.clone(), filter, ExportFormat::Ndjson, after, limit).await?;
+    let pages = futures_util::stream::unfold(Some(exporter), |exporter| async move {
+        let mut exporter = exporter?;
+        match exporter.next_page().await {
+            Ok(Some(page)) => Some((Ok(page), Some(exporter))),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(error = ?err, "an export stream failed");
+                Some((Err(std::io::Error::other("export failed")), None))
             }
-        });
+        }
+    });
     let mut response = Body::from_stream(pages).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -133,7 +133,11 @@ pub async fn serve_with_clock(
         }
         None => None,
     };
-    let checkpointer = checkpoint::spawn(db.clone(), stopped.clone());
+    let checkpointer = checkpoint::spawn(
+        db.clone(),
+        Duration::from_millis(settings.database.sqlite_checkpoint_interval_ms),
+        stopped.clone(),
+    );
     let worker = processing::worker::spawn(
         write_db.clone(),
         settings.processing.clone(),
