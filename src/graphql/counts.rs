@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 
 use super::context::{page_cost, require, state};
-use super::types::{EventFilter, PageInfo, connection};
+use super::types::{EventFilter, PageInfo};
 use crate::auth::Scope;
 use crate::query::counts::event_counts;
 use crate::query::cursor::CountCursor;
@@ -30,13 +30,32 @@ pub struct EventCount {
     pub count: i64,
 }
 
-/// A group and its cursor.
-#[derive(SimpleObject)]
+/// A group and its cursor, which is encoded only when it is asked for: a page of a thousand
+/// sessions is often read whole, without cursors.
 pub struct EventCountEdge {
+    node: EventCount,
+}
+
+/// A group and its cursor.
+#[Object]
+impl EventCountEdge {
     /// Pass as `after` to continue after this group.
-    pub cursor: String,
+    async fn cursor(&self) -> String {
+        count_cursor(self.node.count, &self.node.key)
+    }
+
     /// The group.
-    pub node: EventCount,
+    async fn node(&self) -> &EventCount {
+        &self.node
+    }
+}
+
+fn count_cursor(count: i64, key: &str) -> String {
+    CountCursor {
+        count,
+        key: key.to_owned(),
+    }
+    .encode()
 }
 
 /// A page of groups, largest first (ties by key).
@@ -84,25 +103,22 @@ impl CountsQuery {
         let dimension = group_by.into();
         let page =
             event_counts(&state.db, dimension, &filter, limit, after_cursor.as_ref()).await?;
-        let (edges, page_info) = connection(
-            page.groups,
-            page.has_next_page,
-            after_cursor.is_some(),
-            |group| {
-                CountCursor {
-                    count: group.count,
-                    key: group.key.clone(),
-                }
-                .encode()
-            },
-            |cursor, group| EventCountEdge {
-                cursor,
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: after_cursor.is_some(),
+            start_cursor: page.groups.first().map(|g| count_cursor(g.count, &g.key)),
+            end_cursor: page.groups.last().map(|g| count_cursor(g.count, &g.key)),
+        };
+        let edges = page
+            .groups
+            .into_iter()
+            .map(|group| EventCountEdge {
                 node: EventCount {
                     key: group.key,
                     count: group.count,
                 },
-            },
-        );
+            })
+            .collect();
         Ok(EventCountConnection { edges, page_info })
     }
 }

@@ -16,7 +16,7 @@ use super::cursor::CountCursor;
 use super::{EventFilter, QUEUED, unprocessed_events};
 use crate::db::Sql;
 use crate::domain::timestamp::{ceil_hour, hour_of};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// What to group counts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,23 +83,48 @@ pub async fn event_counts(
 ) -> AppResult<CountPage> {
     filter.check()?;
     let backend = db.get_database_backend();
-    let statement = counts_statement(backend, dimension, filter, limit + 1, after);
-    let rows = db.query_all_raw(statement).await?;
-    let mut groups = rows
-        .iter()
-        .map(|row| {
-            Ok(KeyCount {
-                key: row.try_get("", "k")?,
-                count: row.try_get("", "n")?,
-            })
-        })
-        .collect::<AppResult<Vec<_>>>()?;
+    let statement = as_one_row(counts_statement(
+        backend,
+        dimension,
+        filter,
+        limit + 1,
+        after,
+    ));
+    let page: Option<String> = match db.query_one_raw(statement).await? {
+        Some(row) => row.try_get("", "page")?,
+        None => None,
+    };
+    let mut groups = match page {
+        Some(text) => serde_json::from_str::<Vec<(String, i64)>>(&text)
+            .map_err(|e| AppError::internal("reading a page of counts", e))?
+            .into_iter()
+            .map(|(key, count)| KeyCount { key, count })
+            .collect(),
+        // PostgreSQL's `json_agg` of no rows.
+        None => Vec::new(),
+    };
     let has_next_page = groups.len() as u64 > limit;
     groups.truncate(limit as usize);
     Ok(CountPage {
         groups,
         has_next_page,
     })
+}
+
+/// `statement`'s groups as one row: a JSON array of `[key, count]` pairs in the page's order.
+/// A page holds up to a thousand groups; handed over one row at a time, from SQLite's worker
+/// thread to the runtime, they cost more than the statement itself (a cross-thread send and
+/// a wakeup per row, a row value copied per column).
+fn as_one_row(statement: Statement) -> Statement {
+    let page = match statement.db_backend {
+        DbBackend::Postgres => "json_agg(json_build_array(k, n) ORDER BY n DESC, k)::text",
+        _ => "json_group_array(json_array(k, n) ORDER BY n DESC, k)",
+    };
+    let sql = format!("SELECT {page} AS page FROM ({}) groups", statement.sql);
+    Statement {
+        sql,
+        ..statement
+    }
 }
 
 /// The one statement behind [`event_counts`], returning at most `limit` groups (exposed so tests
@@ -253,6 +278,12 @@ fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
 }
 
 fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
+    if let (Raw::All, Some(from), Some(until)) = (which, range.from, range.until)
+        && filter.session_id.is_none()
+        && !filters_other_type_column(key, filter)
+    {
+        return per_key_counts(sql, key, filter, from, until);
+    }
     sql.push(&format!("SELECT {key} AS k, COUNT(*) AS c FROM "));
     match which {
         Raw::All => {
@@ -271,6 +302,60 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
         sql.push(" AND timestamp < ").bind(until);
     }
     sql.push(&format!(" GROUP BY {key}"));
+}
+
+/// Whether `filter` names the type column that is not `key` (a name when grouping by category,
+/// say), which the per-key index of `key` cannot check without reading each event.
+fn filters_other_type_column(key: &str, filter: &EventFilter) -> bool {
+    match key {
+        "category" => filter.name.is_some(),
+        "name" => filter.category.is_some(),
+        _ => true,
+    }
+}
+
+/// Events of `[from, until)` counted by category or by name, one index range count per key
+/// (`idx_events_category_time` / `idx_events_name_time`), instead of grouping every event of the
+/// range in a temporary B-tree: 14k events of an hour take 3 ms to group and well under 1 ms
+/// to count this way. The keys are those of the hourly aggregates of the hours the range
+/// touches, plus those of its unprocessed events: every event of the range is one or the
+/// other. Keys with no event in the range are left out.
+fn per_key_counts(
+    sql: &mut Sql,
+    key: &str,
+    filter: &EventFilter,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) {
+    sql.push(&format!(
+        "SELECT k, c FROM (SELECT keys.k AS k, (SELECT COUNT(*) FROM events WHERE {key} = keys.k"
+    ));
+    sql.push(" AND timestamp >= ").bind(from);
+    sql.push(" AND timestamp < ").bind(until);
+    sql.push(&format!(
+        ") AS c FROM (SELECT {key} AS k FROM type_counts_hourly WHERE bucket_start >= "
+    ));
+    sql.bind(hour_of(from));
+    sql.push(" AND bucket_start < ").bind(until);
+    push_type_filter(sql, filter);
+    sql.push(&format!(" UNION SELECT e.{key} AS k FROM "));
+    sql.push(unprocessed_events(sql.backend()));
+    sql.push(" WHERE e.timestamp >= ").bind(from);
+    sql.push(" AND e.timestamp < ").bind(until);
+    if let Some(category) = &filter.category {
+        sql.push(" AND e.category = ").bind(category.as_str());
+    }
+    if let Some(name) = &filter.name {
+        sql.push(" AND e.name = ").bind(name.as_str());
+    }
+    // The fence keeps the subquery from being merged into the `WHERE c > 0` around it, which
+    // would count each key twice over (once for the filter, once for the value).
+    sql.push(") keys ");
+    sql.push(match sql.backend() {
+        DbBackend::Postgres => "OFFSET 0",
+        _ => "LIMIT -1",
+    });
+    sql.push(") per_key WHERE c > 0");
 }
 
 fn push_type_filter(sql: &mut Sql, filter: &EventFilter) {

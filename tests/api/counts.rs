@@ -100,6 +100,7 @@ fn filters() -> Vec<Value> {
         json!({ "sessionId": "s2", "from": "2021-01-01T08:30:00Z", "to": "2021-01-01T10:30:00Z" }),
         json!({ "sessionId": "s0", "category": "video" }),
         json!({ "category": "form interaction", "from": "2021-01-01T08:45:00Z" }),
+        json!({ "name": "pageview", "from": "2021-01-01T08:17:03Z", "to": "2021-01-01T09:41:30Z" }),
         json!({ "sessionId": "none" }),
     ]
 }

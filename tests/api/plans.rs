@@ -116,6 +116,22 @@ async fn the_main_queries_use_indexes() {
             ),
             &["type_counts_hourly"],
         ),
+        (
+            // One index range count per name, not a grouping of every event of the range.
+            "counts by name within an hour",
+            counts_statement(
+                backend,
+                CountDimension::Name,
+                &EventFilter {
+                    from: Some(at("2021-01-01T09:10:00Z")),
+                    to: Some(at("2021-01-01T09:50:00Z")),
+                    ..Default::default()
+                },
+                1000,
+                None,
+            ),
+            &["idx_events_name_time"],
+        ),
     ];
     for (what, statement, indexes) in cases {
         let plan = plan(&app, statement).await;
