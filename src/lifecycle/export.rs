@@ -16,8 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -380,10 +380,16 @@ mod tests {
         for (stored, exported) in [
             ("2026-11-30T07:00:00+00:00", "2026-11-30T07:00:00.000000Z"),
             ("2026-11-30T07:00:00.5+00:00", "2026-11-30T07:00:00.500000Z"),
-            ("2026-11-30T07:00:00.123456789Z", "2026-11-30T07:00:00.123456Z"),
+            (
+                "2026-11-30T07:00:00.123456789Z",
+                "2026-11-30T07:00:00.123456Z",
+            ),
             ("2026-11-30T07:00:00.123456Z", "2026-11-30T07:00:00.123456Z"),
             // Not the usual form: parsed, and converted to UTC.
-            ("2026-11-30 07:00:00.25+00:00", "2026-11-30T07:00:00.250000Z"),
+            (
+                "2026-11-30 07:00:00.25+00:00",
+                "2026-11-30T07:00:00.250000Z",
+            ),
             ("2026-11-30T08:00:00+01:00", "2026-11-30T07:00:00.000000Z"),
         ] {
             assert_eq!(export_timestamp(stored).unwrap(), exported, "{stored}");
@@ -396,7 +402,14 @@ mod tests {
 
     #[test]
     fn json_strings_are_escaped_as_serde_json_escapes_them() {
-        for text in ["plain", "", "a\"b", "back\\slash", "tab\there", "é ✓ \u{7f}"] {
+        for text in [
+            "plain",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "é ✓ \u{7f}",
+        ] {
             let mut out = String::new();
             push_json_string(text, &mut out);
             assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");

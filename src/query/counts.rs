@@ -121,10 +121,7 @@ fn as_one_row(statement: Statement) -> Statement {
         _ => "json_group_array(json_array(k, n) ORDER BY n DESC, k)",
     };
     let sql = format!("SELECT {page} AS page FROM ({}) groups", statement.sql);
-    Statement {
-        sql,
-        ..statement
-    }
+    Statement { sql, ..statement }
 }
 
 /// The one statement behind [`event_counts`], returning at most `limit` groups (exposed so tests
