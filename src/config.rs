@@ -38,8 +38,10 @@ pub struct DatabaseSettings {
     #[arg(long, env = "EYE_SQLITE_SYNCHRONOUS", value_enum, default_value_t = DEFAULT_SQLITE_SYNCHRONOUS)]
     pub sqlite_synchronous: SqliteSync,
     /// SQLite only: milliseconds between two background checkpoints, which copy the
-    /// write-ahead log back into the database file. Longer: a page that many commits change
-    /// is copied once for all of them (fewer bytes written), at the cost of a longer log.
+    /// write-ahead log back into the database file. Shorter: each checkpoint's burst of writes
+    /// and its sync are smaller, so commits wait less behind them (ack p99 on 10M events at
+    /// 1,000 events/s: 20 ms at 50, 52-67 ms at 250, 93 ms at 1000). Longer: a page that many
+    /// commits change is copied once for all of them (fewer bytes written), with a longer log.
     #[arg(long, env = "EYE_SQLITE_CHECKPOINT_INTERVAL_MS", default_value_t = DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub sqlite_checkpoint_interval_ms: u64,
 }
@@ -72,7 +74,7 @@ pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 30_000;
 /// Default of `EYE_SQLITE_SYNCHRONOUS`: an acknowledged batch survives a power loss.
 pub const DEFAULT_SQLITE_SYNCHRONOUS: SqliteSync = SqliteSync::Full;
 /// Default of `EYE_SQLITE_CHECKPOINT_INTERVAL_MS`.
-pub const DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS: u64 = 1_000;
+pub const DEFAULT_SQLITE_CHECKPOINT_INTERVAL_MS: u64 = 50;
 
 /// SQLite's `synchronous` pragma, limited to the two values that make sense in WAL mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -294,7 +296,7 @@ pub struct ProcessingSettings {
     pub delete_batch_size: u64,
     /// After each retention batch, wait this percentage of the time the batch took before the
     /// next, so that a large deletion leaves SQLite's one writer to ingest most of the time
-    /// (100: deletion holds the writer at most half the time; 0: no pause).
+    /// (300: deletion holds the writer at most a quarter of the time; 0: no pause).
     #[arg(long, env = "EYE_DELETE_PAUSE_PERCENT", default_value_t = ProcessingSettings::DEFAULT.delete_pause_percent)]
     pub delete_pause_percent: u32,
 }
@@ -332,8 +334,8 @@ impl ProcessingSettings {
         retention_days: None,
         error_retention_days: None,
         retention_interval_ms: 60_000,
-        delete_batch_size: 500,
-        delete_pause_percent: 100,
+        delete_batch_size: 200,
+        delete_pause_percent: 300,
     };
 }
 
