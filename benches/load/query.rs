@@ -35,6 +35,10 @@ pub struct QueryArgs {
     /// running against the same server (`ingest --url … --key …`), the mixed-load figures.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
+    /// Draw time windows only from events up to this instant (RFC 3339): on a seeded database
+    /// that ingest has since added events dated now to, the windows stay where the seed is.
+    #[arg(long)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
@@ -56,7 +60,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let target = Target::start(&args.target).await?;
     let gql = Gql::new(&target.url, &target.key, 1);
     let mut rng = SmallRng::seed_from_u64(1);
-    let mut data = discover(&gql).await?;
+    let mut data = discover(&gql, args.until).await?;
     data.deep = deep_cursors(&gql, &data, &mut rng, args.deep_page).await?;
     println!(
         "== query: {} sessions sampled, events from {} to {}, deep page = page {}",
@@ -187,7 +191,7 @@ fn with(mut filter: Value, field: &str, value: &str) -> Value {
     filter
 }
 
-async fn discover(gql: &Gql) -> anyhow::Result<Data> {
+async fn discover(gql: &Gql, until: Option<DateTime<Utc>>) -> anyhow::Result<Data> {
     let q = |query: &'static str, variables: Value| async move {
         gql.query(query, variables)
             .await
@@ -204,9 +208,13 @@ async fn discover(gql: &Gql) -> anyhow::Result<Data> {
         bail!("the database holds no events; seed it with `the-eye import`");
     }
     let edge = |order: &'static str| async move {
+        let filter = match until {
+            Some(until) => json!({ "to": until.to_rfc3339() }),
+            None => json!({}),
+        };
         let data = q(
-            "query($o: EventOrder!) { events(first: 1, order: $o) { edges { node { timestamp } } } }",
-            json!({ "o": order }),
+            "query($o: EventOrder!, $f: EventFilter) { events(first: 1, order: $o, filter: $f) { edges { node { timestamp } } } }",
+            json!({ "o": order, "f": filter }),
         )
         .await?;
         let text = data["events"]["edges"][0]["node"]["timestamp"]
