@@ -22,6 +22,7 @@ use sea_orm::{
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use crate::domain::parse_timestamp;
 use crate::domain::timestamp::format_timestamp;
 use crate::entities::{applications, events};
 use crate::error::{AppError, AppResult};
@@ -306,7 +307,7 @@ fn stored_text_columns(backend: DbBackend) -> [(&'static str, &'static str); 3] 
 ///
 /// Stored text in UTC (`2026-11-30T07:00:00.5+00:00`, `…Z`, with 0 to 9 digits of fraction)
 /// is rewritten without parsing a date: the fraction cut or padded to six digits, as
-/// `format_timestamp` truncates. Anything else is parsed.
+/// `format_timestamp` truncates. Anything else goes through [`parse_timestamp`].
 fn export_timestamp(stored: &str) -> AppResult<String> {
     const SECONDS: usize = "2026-11-30T07:00:00".len();
     let utc = stored
@@ -331,10 +332,10 @@ fn export_timestamp(stored: &str) -> AppResult<String> {
             return Ok(out);
         }
     }
-    let parsed = chrono::DateTime::parse_from_rfc3339(stored)
-        .or_else(|_| chrono::DateTime::parse_from_str(stored, "%Y-%m-%d %H:%M:%S%.f%:z"))
-        .map_err(|e| AppError::internal("reading an event's stored timestamp", e))?;
-    Ok(format_timestamp(&parsed.with_timezone(&chrono::Utc)))
+    let parsed = parse_timestamp(stored).map_err(|e| {
+        AppError::internal("reading an event's stored timestamp", anyhow::anyhow!(e.0))
+    })?;
+    Ok(format_timestamp(&parsed))
 }
 
 /// `text` as a JSON string: copied between quotes when nothing in it needs escaping (the usual

@@ -335,16 +335,12 @@ fn per_key_counts(
     sql.bind(hour_of(from));
     sql.push(" AND bucket_start < ").bind(until);
     push_type_filter(sql, filter);
-    sql.push(&format!(" UNION SELECT e.{key} AS k FROM "));
+    // `event_queue` has no column but `seq`, so the names below are those of `events`.
+    sql.push(&format!(" UNION SELECT {key} AS k FROM "));
     sql.push(unprocessed_events(sql.backend()));
-    sql.push(" WHERE e.timestamp >= ").bind(from);
-    sql.push(" AND e.timestamp < ").bind(until);
-    if let Some(category) = &filter.category {
-        sql.push(" AND e.category = ").bind(category.as_str());
-    }
-    if let Some(name) = &filter.name {
-        sql.push(" AND e.name = ").bind(name.as_str());
-    }
+    sql.push(" WHERE timestamp >= ").bind(from);
+    sql.push(" AND timestamp < ").bind(until);
+    push_type_filter(sql, filter);
     // The fence keeps the subquery from being merged into the `WHERE c > 0` around it, which
     // would count each key twice over (once for the filter, once for the value).
     sql.push(") keys ");
