@@ -14,7 +14,6 @@ mod m20261127_000003_application_allowlists;
 mod m20261127_000004_index_sessions_by_count;
 mod m20261127_000005_event_queue;
 mod m20261130_000001_data_lifecycle;
-mod m20261130_000002_aggregates_without_rowid;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
 pub struct Migrator;
@@ -29,7 +28,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_index_sessions_by_count::Migration),
             Box::new(m20261127_000005_event_queue::Migration),
             Box::new(m20261130_000001_data_lifecycle::Migration),
-            Box::new(m20261130_000002_aggregates_without_rowid::Migration),
         ]
     }
 }

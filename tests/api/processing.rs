@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{event, pageview, spawn_app, spawn_app_with};
+use crate::helpers::{event, spawn_app, spawn_app_with};
 
 fn batch(n: usize, offset: usize) -> Value {
     let events: Vec<Value> = (0..n)
@@ -186,101 +186,4 @@ async fn upgrading_moves_unprocessed_events_into_the_queue() {
     })
     .collect();
     assert_eq!(sessions, [("s".to_string(), 2), ("t".to_string(), 1)]);
-}
-
-/// Every aggregate row, as text, in key order: what the job has counted so far.
-async fn aggregate_rows(db: &sea_orm::DatabaseConnection) -> Vec<String> {
-    use sea_orm::ConnectionTrait;
-    let mut rows = Vec::new();
-    for sql in [
-        "SELECT session_id || ' ' || first_seen || ' ' || last_seen || ' ' || event_count AS r \
-         FROM sessions ORDER BY session_id",
-        "SELECT session_id || ' ' || application_id AS r FROM session_applications \
-         ORDER BY session_id, application_id",
-        "SELECT session_id || ' ' || category || ' ' || name || ' ' || event_count AS r \
-         FROM session_type_counts ORDER BY session_id, category, name",
-        "SELECT bucket_start || ' ' || category || ' ' || name || ' ' || event_count AS r \
-         FROM type_counts_hourly ORDER BY bucket_start, category, name",
-    ] {
-        let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
-        for row in db.query_all_raw(statement).await.unwrap() {
-            rows.push(row.try_get::<String>("", "r").unwrap());
-        }
-    }
-    rows
-}
-
-#[tokio::test]
-async fn aggregate_tables_keep_their_rows_when_rebuilt_without_rowid_and_back() {
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ConnectionTrait, DbBackend};
-
-    let app = spawn_app().await;
-    app.record(json!([
-        pageview("s1", "2021-01-01T10:00:00Z"),
-        pageview("s1", "2021-01-01T11:30:00Z"),
-        pageview("s2", "2021-01-01T10:15:00Z"),
-    ]))
-    .await;
-    app.process().await;
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let before = aggregate_rows(&db).await;
-    assert_eq!(before.len(), 2 + 2 + 2 + 2, "{before:?}");
-
-    let definition = |table: &'static str| {
-        let db = &db;
-        async move {
-            let statement = sea_orm::Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?",
-                [table.into()],
-            );
-            let row = db.query_one_raw(statement).await.unwrap().unwrap();
-            row.try_get::<String>("", "sql").unwrap()
-        }
-    };
-    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
-    let tables = [
-        "sessions",
-        "session_applications",
-        "session_type_counts",
-        "type_counts_hourly",
-    ];
-    if sqlite {
-        for table in tables {
-            assert!(
-                definition(table).await.ends_with("WITHOUT ROWID"),
-                "{table}"
-            );
-        }
-    }
-
-    Migrator::down(&db, Some(1)).await.unwrap();
-    assert_eq!(aggregate_rows(&db).await, before);
-    if sqlite {
-        for table in tables {
-            assert!(
-                !definition(table).await.contains("WITHOUT ROWID"),
-                "{table}"
-            );
-        }
-    }
-    Migrator::up(&db, None).await.unwrap();
-    assert_eq!(aggregate_rows(&db).await, before);
-
-    // The rebuilt tables take the job's upserts and serve the queries as before.
-    app.record(json!([pageview("s1", "2021-01-01T12:00:00Z")]))
-        .await;
-    app.process().await;
-    let session = app
-        .ok(
-            &app.read_key,
-            r#"{ session(id: "s1") { eventCount firstSeen lastSeen } }"#,
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        session["session"],
-        json!({"eventCount": 3, "firstSeen": "2021-01-01T10:00:00.000000Z", "lastSeen": "2021-01-01T12:00:00.000000Z"})
-    );
 }
