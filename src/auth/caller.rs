@@ -129,11 +129,16 @@ async fn lookup(
     let Some(prefix) = key.get(..PREFIX_CHARS) else {
         return Ok(None);
     };
+    // The prefix is unique, so at most one row comes back; `all` rather than `one` because
+    // `one` adds a bound `LIMIT ?`, which makes SQLite compile the statement again on every
+    // execution (it plans with the bound value), and this statement runs on every request.
     let found = api_keys::Entity::find()
         .filter(api_keys::Column::Prefix.eq(prefix))
         .find_also_related(applications::Entity)
-        .one(db)
-        .await?;
+        .all(db)
+        .await?
+        .into_iter()
+        .next();
     let stored = found
         .as_ref()
         .map_or(DUMMY_HASH, |(k, _)| k.key_hash.as_str());

@@ -1,11 +1,13 @@
 //! The database, one file per concern:
 //! - `connect`: opening the pool and SQLite's one write connection, and migrating;
 //! - `errors`: which failures are worth a retry;
+//! - `json_page`: reading a page of rows as one row, a JSON array;
 //! - `redact`: URLs without their password, for logs;
 //! - `sql`: the builder of hand-written statements shared by both backends.
 
 mod connect;
 mod errors;
+mod json_page;
 mod redact;
 mod sql;
 
@@ -14,5 +16,6 @@ pub use connect::{
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};
+pub use json_page::{as_json_page, json_column, read_json_page};
 pub use redact::redact;
 pub use sql::Sql;

@@ -105,7 +105,14 @@ pub async fn event_connection(
     let first = page_size(first, &state.settings.limits)?;
     let after_cursor = after.as_deref().map(Cursor::decode).transpose()?;
     let page = list_events(&state.db, &filter, order.into(), first, after_cursor).await?;
-    let nodes = with_applications(&state.db, page.items).await?;
+    let nodes = page
+        .items
+        .into_iter()
+        .map(|listed| Event {
+            application: Application::new(listed.event.application_id, listed.application_name),
+            model: listed.event,
+        })
+        .collect();
     let (edges, page_info) = connection(
         nodes,
         page.has_next_page,

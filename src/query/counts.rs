@@ -9,12 +9,16 @@
 //!    and any time range combined with a session (grouping or filter), which has no hourly
 //!    aggregate.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde::Deserialize;
 
 use super::cursor::CountCursor;
 use super::{EventFilter, QUEUED, unprocessed_events};
-use crate::db::Sql;
+use crate::db::{Sql, as_json_page, read_json_page};
 use crate::domain::timestamp::{ceil_hour, hour_of};
 use crate::error::{AppError, AppResult};
 
@@ -83,26 +87,26 @@ pub async fn event_counts(
 ) -> AppResult<CountPage> {
     filter.check()?;
     let backend = db.get_database_backend();
-    let statement = as_one_row(counts_statement(
-        backend,
-        dimension,
-        filter,
-        limit + 1,
-        after,
-    ));
-    let page: Option<String> = match db.query_one_raw(statement).await? {
-        Some(row) => row.try_get("", "page")?,
-        None => None,
-    };
-    let mut groups = match page {
-        Some(text) => serde_json::from_str::<Vec<(String, i64)>>(&text)
-            .map_err(|e| AppError::internal("reading a page of counts", e))?
+    if backend == DbBackend::Sqlite
+        && dimension == CountDimension::Session
+        && filter.session_id.is_none()
+        && (filter.from.is_some() || filter.to.is_some())
+        && let Some(page) = sessions_in_range(db, filter, limit, after).await?
+    {
+        return Ok(page);
+    }
+    let statement = as_json_page(
+        counts_statement(backend, dimension, filter, limit + 1, after),
+        "r.k, r.n",
+        "",
+        "r.n DESC, r.k",
+    );
+    let mut groups: Vec<KeyCount> =
+        read_json_page::<(String, i64)>(db, statement, "reading a page of counts")
+            .await?
             .into_iter()
             .map(|(key, count)| KeyCount { key, count })
-            .collect(),
-        // PostgreSQL's `json_agg` of no rows.
-        None => Vec::new(),
-    };
+            .collect();
     let has_next_page = groups.len() as u64 > limit;
     groups.truncate(limit as usize);
     Ok(CountPage {
@@ -111,18 +115,73 @@ pub async fn event_counts(
     })
 }
 
-/// `statement`'s groups as one row: a JSON array of `[key, count]` pairs in the page's order.
-/// A page holds up to a thousand groups; handed over one row at a time, from SQLite's worker
-/// thread to the runtime, they cost more than the statement itself (a cross-thread send and
-/// a wakeup per row, a row value copied per column).
-fn as_one_row(statement: Statement) -> Statement {
-    let page = match statement.db_backend {
-        DbBackend::Postgres => "json_agg(json_build_array(k, n) ORDER BY n DESC, k)::text",
-        _ => "json_group_array(json_array(k, n) ORDER BY n DESC, k)",
+/// Most events of a time range whose sessions [`sessions_in_range`] counts itself; a larger
+/// range is grouped by SQLite, whose sort spills to disk instead of growing the heap.
+pub const SESSIONS_COUNTED_IN_PROCESS: usize = 250_000;
+
+/// Events of a time range counted by session on SQLite, which has no hash aggregation: it
+/// would sort every event of the range by its 36-byte session id (7 of the 10 ms that an hour
+/// of 14k events took). Instead one statement hands over the range's session ids as one JSON
+/// array and they are counted here. `None` when the range holds more than
+/// [`SESSIONS_COUNTED_IN_PROCESS`] events; the caller then lets SQLite group them. Every event of
+/// the range is read from the events themselves, so the counts are exact whatever the job has
+/// processed, as with [`raw_part`].
+async fn sessions_in_range(
+    db: &DatabaseConnection,
+    filter: &EventFilter,
+    limit: u64,
+    after: Option<&CountCursor>,
+) -> AppResult<Option<CountPage>> {
+    let mut sql = Sql::new(DbBackend::Sqlite);
+    sql.push("SELECT json_group_array(session_id) AS page FROM (SELECT session_id FROM events WHERE 1 = 1");
+    push_type_filter(&mut sql, filter);
+    if let Some(from) = filter.from {
+        sql.push(" AND timestamp >= ").bind(from);
+    }
+    // Exclusive end one microsecond after `to`, as in [`counts_statement`].
+    if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
+        sql.push(" AND timestamp < ").bind(until);
+    }
+    // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
+    sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
+    let text: Option<String> = match db.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get("", "page")?,
+        None => None,
     };
-    let sql = format!("SELECT {page} AS page FROM ({}) groups", statement.sql);
-    Statement { sql, ..statement }
+    let text = text.unwrap_or_else(|| "[]".into());
+    let ids = serde_json::from_str::<SessionIds>(&text)
+        .map_err(|e| AppError::internal("reading the sessions of a range", e))?;
+    if ids.0.len() > SESSIONS_COUNTED_IN_PROCESS {
+        return Ok(None);
+    }
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for id in &ids.0 {
+        *counts.entry(id.as_ref()).or_default() += 1;
+    }
+    let mut groups: Vec<KeyCount> = counts
+        .into_iter()
+        .filter(|&(key, count)| {
+            after.is_none_or(|a| count < a.count || (count == a.count && key > a.key.as_str()))
+        })
+        .map(|(key, count)| KeyCount {
+            key: key.to_string(),
+            count,
+        })
+        .collect();
+    // SQLite's `ORDER BY n DESC, k` with its binary collation: byte order, as `str`'s.
+    groups.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    let has_next_page = groups.len() as u64 > limit;
+    groups.truncate(limit as usize);
+    Ok(Some(CountPage {
+        groups,
+        has_next_page,
+    }))
 }
+
+/// Session ids as [`sessions_in_range`] reads them, borrowed from the JSON text where they need
+/// no unescaping.
+#[derive(Deserialize)]
+struct SessionIds<'a>(#[serde(borrow)] Vec<Cow<'a, str>>);
 
 /// The one statement behind [`event_counts`], returning at most `limit` groups (exposed so tests
 /// can check its plan).

@@ -1,15 +1,22 @@
 //! Listing events with filters, ordered by timestamp with the ingest sequence as tie-break,
 //! paginated by keyset (a cursor holds the last row's timestamp and sequence), so a deep page
 //! costs the same as the first.
+//!
+//! A page comes back from the database as one row (see [`crate::db::as_json_page`]), each
+//! event with its application's name.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
 };
+use serde::Deserialize;
 
 use super::cursor::Cursor;
-use super::{EventFilter, Page, fetch_page};
+use super::{EventFilter, Page};
+use crate::db::{as_json_page, json_column, read_json_page};
 use crate::entities::events::{self, Column};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Sort order of an event list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +80,15 @@ pub fn select_events(
     }
 }
 
+/// A listed event and the name of the application that sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedEvent {
+    /// The event as stored.
+    pub event: events::Model,
+    /// Its application's name.
+    pub application_name: String,
+}
+
 /// A page of events matching `filter`, after `after`.
 pub async fn list_events(
     db: &DatabaseConnection,
@@ -80,9 +96,98 @@ pub async fn list_events(
     order: EventOrder,
     first: u64,
     after: Option<Cursor>,
-) -> AppResult<Page<events::Model>> {
+) -> AppResult<Page<ListedEvent>> {
     filter.check()?;
-    fetch_page(db, select_events(filter, order, after), first).await
+    if first == 0 {
+        return Ok(Page {
+            items: Vec::new(),
+            has_next_page: false,
+        });
+    }
+    let backend = db.get_database_backend();
+    let rows = select_events(filter, order, after)
+        .limit(first + 1)
+        .build(backend);
+    let direction = match order {
+        EventOrder::TimestampAsc => "ASC",
+        EventOrder::TimestampDesc => "DESC",
+    };
+    let columns = format!(
+        "r.seq, r.event_id, r.application_id, r.session_id, r.category, r.name, {}, \
+         r.timestamp, r.received_at, a.name",
+        json_column(backend, "r.data")
+    );
+    let page = as_json_page(
+        rows,
+        &columns,
+        "LEFT JOIN applications a ON a.id = r.application_id",
+        &format!("r.timestamp {direction}, r.seq {direction}"),
+    );
+    let mut items = read_json_page::<PageRow>(db, page, "reading a page of events")
+        .await?
+        .into_iter()
+        .map(PageRow::into_listed)
+        .collect::<AppResult<Vec<_>>>()?;
+    let has_next_page = items.len() as u64 > first;
+    items.truncate(first as usize);
+    Ok(Page {
+        items,
+        has_next_page,
+    })
+}
+
+/// One event of a page, as [`list_events`] reads it.
+#[derive(Deserialize)]
+struct PageRow(
+    i64,
+    String,
+    i32,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    String,
+    String,
+    Option<String>,
+);
+
+impl PageRow {
+    fn into_listed(self) -> AppResult<ListedEvent> {
+        let PageRow(
+            seq,
+            event_id,
+            application_id,
+            session_id,
+            category,
+            name,
+            data,
+            at,
+            received,
+            app,
+        ) = self;
+        Ok(ListedEvent {
+            event: events::Model {
+                seq,
+                event_id,
+                application_id,
+                session_id,
+                category,
+                name,
+                data,
+                timestamp: stored_instant(&at)?,
+                received_at: stored_instant(&received)?,
+            },
+            // No row only if the foreign key were missing; shown as an empty name, as before.
+            application_name: app.unwrap_or_default(),
+        })
+    }
+}
+
+/// An instant as the database renders it in JSON (RFC 3339 with an offset on both backends).
+fn stored_instant(text: &str) -> AppResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| AppError::internal("reading a stored instant", e))
 }
 
 /// The cursor pointing at `event`.

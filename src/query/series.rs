@@ -18,10 +18,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, Statement};
 
 use super::unprocessed_events;
-use crate::db::Sql;
+use crate::db::{Sql, as_json_page, read_json_page};
 use crate::domain::timestamp::{ceil_hour, hour_of};
 use crate::error::{AppError, AppResult};
 
@@ -117,14 +117,13 @@ pub async fn event_series(
     let bounds = bucket_bounds(request, max_buckets)?;
     let plan = Plan::for_request(request, &bounds);
     let statement = plan.statement(db.get_database_backend(), request);
-    let rows = db.query_all_raw(statement).await?;
-    let mut slots = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let slot: i64 = row.try_get("", "s")?;
-        let key: String = row.try_get("", "k")?;
-        let count: i64 = row.try_get("", "n")?;
-        slots.push((slot * plan.slot_seconds, key, count));
-    }
+    let page = as_json_page(statement, "r.s, r.k, r.n", "", "r.s, r.k");
+    let mut slots: Vec<(i64, String, i64)> =
+        read_json_page::<(i64, String, i64)>(db, page, "reading a series")
+            .await?
+            .into_iter()
+            .map(|(slot, key, count)| (slot * plan.slot_seconds, key, count))
+            .collect();
     if request.split.map(|(d, _)| d) == Some(SeriesDimension::Application) {
         name_applications(db, &mut slots).await?;
     }

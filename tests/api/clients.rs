@@ -201,17 +201,23 @@ async fn rejection_codes_and_scopes_are_enums() {
     );
 }
 
-const COUNTS_PAGE: &str = "query($g: CountDimension!, $first: Int, $after: String) { eventCounts(groupBy: $g, first: $first, after: $after) { edges { cursor node { key count } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+const COUNTS_PAGE: &str = "query($g: CountDimension!, $f: EventFilter, $first: Int, $after: String) { eventCounts(groupBy: $g, filter: $f, first: $first, after: $after) { edges { cursor node { key count } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
 
-/// Every group, fetched `first` at a time; also returns the number of pages.
-async fn all_count_pages(app: &TestApp, group_by: &str, first: i64) -> (Vec<(String, i64)>, usize) {
+/// Every group of the events matching `filter`, fetched `first` at a time; also returns the
+/// number of pages.
+async fn all_count_pages(
+    app: &TestApp,
+    group_by: &str,
+    filter: &Value,
+    first: i64,
+) -> (Vec<(String, i64)>, usize) {
     let (mut groups, mut after, mut pages) = (Vec::new(), Value::Null, 0);
     loop {
         let data = app
             .ok(
                 &app.read_key,
                 COUNTS_PAGE,
-                json!({ "g": group_by, "first": first, "after": after }),
+                json!({ "g": group_by, "f": filter, "first": first, "after": after }),
             )
             .await;
         let page = &data["eventCounts"];
@@ -258,11 +264,31 @@ async fn grouped_counts_page_through_every_group() {
     let expected = app.counts("SESSION", Value::Null).await;
     assert_eq!(expected.len(), 7);
     for first in [1, 2, 3, 7] {
-        let (groups, pages) = all_count_pages(&app, "SESSION", first).await;
+        let (groups, pages) = all_count_pages(&app, "SESSION", &Value::Null, first).await;
         assert_eq!(groups, expected, "pages of {first}");
         assert_eq!(pages, 7usize.div_ceil(first as usize), "pages of {first}");
     }
-    let (names, pages) = all_count_pages(&app, "NAME", 1).await;
+    // With a time range, sessions are counted from the events themselves (on SQLite in the
+    // server's memory): the same order, ties by key, and the same cursors. Every event of
+    // sessions s1..s5 lies in it, none of s0 and s6.
+    let range = json!({ "from": "2021-01-01T00:01:00Z", "to": "2021-01-01T00:05:59Z" });
+    let in_range = app.counts("SESSION", range.clone()).await;
+    let without_s0_s6: Vec<(String, i64)> = expected
+        .iter()
+        .filter(|(k, _)| k != "s0" && k != "s6")
+        .cloned()
+        .collect();
+    assert_eq!(in_range, without_s0_s6);
+    for first in [1, 2, 5] {
+        let (groups, pages) = all_count_pages(&app, "SESSION", &range, first).await;
+        assert_eq!(groups, in_range, "pages of {first} in a range");
+        assert_eq!(
+            pages,
+            5usize.div_ceil(first as usize),
+            "pages of {first} in a range"
+        );
+    }
+    let (names, pages) = all_count_pages(&app, "NAME", &Value::Null, 1).await;
     assert_eq!(names, app.counts("NAME", Value::Null).await);
     assert_eq!(pages, 2);
 }
