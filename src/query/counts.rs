@@ -95,6 +95,16 @@ pub async fn event_counts(
     {
         return Ok(page);
     }
+    if backend == DbBackend::Sqlite
+        && dimension == CountDimension::Session
+        && filter.session_id.is_none()
+        && filter.category.is_none()
+        && filter.name.is_none()
+        && filter.from.is_none()
+        && filter.to.is_none()
+    {
+        return largest_sessions(db, limit, after).await;
+    }
     let statement = as_json_page(
         counts_statement(backend, dimension, filter, limit + 1, after),
         "r.k, r.n",
@@ -158,24 +168,90 @@ async fn sessions_in_range(
     for id in &ids.0 {
         *counts.entry(id.as_ref()).or_default() += 1;
     }
-    let mut groups: Vec<KeyCount> = counts
+    let groups = counts
         .into_iter()
-        .filter(|&(key, count)| {
-            after.is_none_or(|a| count < a.count || (count == a.count && key > a.key.as_str()))
-        })
         .map(|(key, count)| KeyCount {
             key: key.to_string(),
             count,
         })
         .collect();
-    // SQLite's `ORDER BY n DESC, k` with its binary collation: byte order, as `str`'s.
+    Ok(Some(ranked_page(groups, limit, after)))
+}
+
+/// The largest sessions of all, on SQLite. The job's `sessions` rows are read in the order of
+/// `idx_sessions_count`, and the sessions with unprocessed events are counted apart (their row
+/// plus their queued events) and merged in here, in one statement, so one snapshot: the
+/// general statement would instead pass a page of a thousand sessions through a `UNION`, a
+/// `GROUP BY` and an `ORDER BY`, each a temporary B-tree on SQLite. Exact: a session without
+/// queued events has its row's count, and those that belong on the page are among the first
+/// `limit + 1` rows of the index past the cursor that have none.
+async fn largest_sessions(
+    db: &DatabaseConnection,
+    limit: u64,
+    after: Option<&CountCursor>,
+) -> AppResult<CountPage> {
+    let queued_sessions = format!(
+        "SELECT e.session_id FROM {}",
+        unprocessed_events(DbBackend::Sqlite)
+    );
+    let mut sql = Sql::new(DbBackend::Sqlite);
+    sql.push(
+        "SELECT (SELECT json_group_array(json_array(k, c)) FROM (SELECT session_id AS k, \
+         event_count AS c FROM sessions WHERE session_id NOT IN (",
+    )
+    .push(&queued_sessions)
+    .push(")");
+    if let Some(after) = after {
+        sql.push(" AND (event_count < ").bind(after.count);
+        sql.push(" OR (event_count = ").bind(after.count);
+        sql.push(" AND session_id > ").bind(after.key.as_str());
+        sql.push("))");
+    }
+    // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
+    sql.push(&format!(
+        " ORDER BY event_count DESC, session_id ASC LIMIT {})) AS top, \
+         (SELECT json_group_array(json_array(k, c)) FROM (SELECT e.session_id AS k, \
+         COUNT(*) + COALESCE((SELECT s.event_count FROM sessions s \
+         WHERE s.session_id = e.session_id), 0) AS c FROM {} GROUP BY e.session_id)) AS queued",
+        limit + 1,
+        unprocessed_events(DbBackend::Sqlite)
+    ));
+    let Some(row) = db.query_one_raw(sql.build()).await? else {
+        return Err(AppError::internal(
+            "counting the largest sessions",
+            anyhow::anyhow!("the statement returned no row"),
+        ));
+    };
+    let mut groups = Vec::new();
+    for column in ["top", "queued"] {
+        let text: String = row.try_get("", column)?;
+        let pairs = serde_json::from_str::<Vec<(String, i64)>>(&text)
+            .map_err(|e| AppError::internal("reading the largest sessions", e))?;
+        groups.extend(
+            pairs
+                .into_iter()
+                .map(|(key, count)| KeyCount { key, count }),
+        );
+    }
+    Ok(ranked_page(groups, limit, after))
+}
+
+/// The page of `groups` (each key once) past `after`: largest first, ties in SQLite's
+/// `ORDER BY n DESC, k` with its binary collation, which is byte order, as `str`'s.
+fn ranked_page(groups: Vec<KeyCount>, limit: u64, after: Option<&CountCursor>) -> CountPage {
+    let mut groups: Vec<KeyCount> = groups
+        .into_iter()
+        .filter(|g| {
+            after.is_none_or(|a| g.count < a.count || (g.count == a.count && g.key > a.key))
+        })
+        .collect();
     groups.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     let has_next_page = groups.len() as u64 > limit;
     groups.truncate(limit as usize);
-    Ok(Some(CountPage {
+    CountPage {
         groups,
         has_next_page,
-    }))
+    }
 }
 
 /// Session ids as [`sessions_in_range`] reads them, borrowed from the JSON text where they need
