@@ -494,3 +494,40 @@ fn push_type_filter(sql: &mut Sql, filter: &EventFilter) {
         sql.push(" AND name = ").bind(name.as_str());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(pairs: &[(&str, i64)]) -> Vec<KeyCount> {
+        pairs
+            .iter()
+            .map(|&(key, count)| KeyCount {
+                key: key.into(),
+                count,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ranked_page_is_largest_first_then_by_bytes_and_starts_past_the_cursor() {
+        let all = groups(&[("b", 2), ("a", 2), ("C", 2), ("d", 5), ("e", 1)]);
+        let first = ranked_page(all.clone(), 2, None);
+        assert_eq!(first.groups, groups(&[("d", 5), ("C", 2)]));
+        assert!(first.has_next_page);
+        let cursor = CountCursor {
+            count: 2,
+            key: "C".into(),
+        };
+        let second = ranked_page(all.clone(), 2, Some(&cursor));
+        assert_eq!(second.groups, groups(&[("a", 2), ("b", 2)]));
+        assert!(second.has_next_page);
+        let cursor = CountCursor {
+            count: 2,
+            key: "b".into(),
+        };
+        let last = ranked_page(all, 2, Some(&cursor));
+        assert_eq!(last.groups, groups(&[("e", 1)]));
+        assert!(!last.has_next_page);
+    }
+}
