@@ -142,19 +142,10 @@ async fn sessions_in_range(
     limit: u64,
     after: Option<&CountCursor>,
 ) -> AppResult<Option<CountPage>> {
-    let mut sql = Sql::new(DbBackend::Sqlite);
-    sql.push("SELECT json_group_array(session_id) AS page FROM (SELECT session_id FROM events WHERE 1 = 1");
-    push_type_filter(&mut sql, filter);
-    if let Some(from) = filter.from {
-        sql.push(" AND timestamp >= ").bind(from);
-    }
-    // Exclusive end one microsecond after `to`, as in [`counts_statement`].
-    if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
-        sql.push(" AND timestamp < ").bind(until);
-    }
-    // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
-    sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
-    let text: Option<String> = match db.query_one_raw(sql.build()).await? {
+    let text: Option<String> = match db
+        .query_one_raw(sessions_in_range_statement(filter))
+        .await?
+    {
         Some(row) => row.try_get("", "page")?,
         None => None,
     };
@@ -190,6 +181,32 @@ async fn largest_sessions(
     limit: u64,
     after: Option<&CountCursor>,
 ) -> AppResult<CountPage> {
+    let Some(row) = db
+        .query_one_raw(largest_sessions_statement(limit, after))
+        .await?
+    else {
+        return Err(AppError::internal(
+            "counting the largest sessions",
+            anyhow::anyhow!("the statement returned no row"),
+        ));
+    };
+    let mut groups = Vec::new();
+    for column in ["top", "queued"] {
+        let text: String = row.try_get("", column)?;
+        let pairs = serde_json::from_str::<Vec<(String, i64)>>(&text)
+            .map_err(|e| AppError::internal("reading the largest sessions", e))?;
+        groups.extend(
+            pairs
+                .into_iter()
+                .map(|(key, count)| KeyCount { key, count }),
+        );
+    }
+    Ok(ranked_page(groups, limit, after))
+}
+
+/// The statement behind [`largest_sessions`] (SQLite only; exposed so tests can check its
+/// plan): columns `top` and `queued`, each a JSON array of `[session, count]` pairs.
+pub fn largest_sessions_statement(limit: u64, after: Option<&CountCursor>) -> Statement {
     let queued_sessions = format!(
         "SELECT e.session_id FROM {}",
         unprocessed_events(DbBackend::Sqlite)
@@ -216,24 +233,7 @@ async fn largest_sessions(
         limit + 1,
         unprocessed_events(DbBackend::Sqlite)
     ));
-    let Some(row) = db.query_one_raw(sql.build()).await? else {
-        return Err(AppError::internal(
-            "counting the largest sessions",
-            anyhow::anyhow!("the statement returned no row"),
-        ));
-    };
-    let mut groups = Vec::new();
-    for column in ["top", "queued"] {
-        let text: String = row.try_get("", column)?;
-        let pairs = serde_json::from_str::<Vec<(String, i64)>>(&text)
-            .map_err(|e| AppError::internal("reading the largest sessions", e))?;
-        groups.extend(
-            pairs
-                .into_iter()
-                .map(|(key, count)| KeyCount { key, count }),
-        );
-    }
-    Ok(ranked_page(groups, limit, after))
+    sql.build()
 }
 
 /// The page of `groups` (each key once) past `after`: largest first, ties in SQLite's
@@ -252,6 +252,25 @@ fn ranked_page(groups: Vec<KeyCount>, limit: u64, after: Option<&CountCursor>) -
         groups,
         has_next_page,
     }
+}
+
+/// The statement behind [`sessions_in_range`] (SQLite only; exposed so tests can check its
+/// plan): the session ids of the events matching `filter`, at most one more than
+/// [`SESSIONS_COUNTED_IN_PROCESS`], as one JSON array.
+pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
+    let mut sql = Sql::new(DbBackend::Sqlite);
+    sql.push("SELECT json_group_array(session_id) AS page FROM (SELECT session_id FROM events WHERE 1 = 1");
+    push_type_filter(&mut sql, filter);
+    if let Some(from) = filter.from {
+        sql.push(" AND timestamp >= ").bind(from);
+    }
+    // Exclusive end one microsecond after `to`, as in [`counts_statement`].
+    if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
+        sql.push(" AND timestamp < ").bind(until);
+    }
+    // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
+    sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
+    sql.build()
 }
 
 /// Session ids as [`sessions_in_range`] reads them, borrowed from the JSON text where they need

@@ -196,3 +196,48 @@ async fn a_long_series_reads_unprocessed_events_from_the_queue() {
         );
     }
 }
+
+/// On SQLite, `eventCounts(groupBy: SESSION)` has two statements of its own: without a filter
+/// the largest sessions come from `idx_sessions_count` in its order (no sort of the sessions),
+/// and the sessions with queued events from a walk of the queue; over a time range the
+/// session ids come from the covering time index, never from a scan of every event.
+#[tokio::test]
+async fn session_counts_on_sqlite_read_indexes_in_order() {
+    use the_eye::query::counts::{largest_sessions_statement, sessions_in_range_statement};
+    use the_eye::query::cursor::CountCursor;
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let cursor = CountCursor {
+        count: 7,
+        key: "s3".into(),
+    };
+    for after in [None, Some(&cursor)] {
+        let plan = plan(&app, largest_sessions_statement(1000, after)).await;
+        println!("-- largest sessions, after {after:?}\n{plan}\n");
+        assert!(plan.contains("idx_sessions_count"), "the index in\n{plan}");
+        assert!(
+            plan.lines().any(|line| line.trim() == "SCAN q"),
+            "the queue drives the queued part in\n{plan}"
+        );
+        let sorts = plan.matches("TEMP B-TREE FOR ORDER BY").count();
+        assert_eq!(sorts, 0, "no sort of the sessions in\n{plan}");
+    }
+    let range = EventFilter {
+        from: Some(at("2021-01-01T09:10:00Z")),
+        to: Some(at("2021-01-01T10:09:59Z")),
+        category: Some("page interaction".into()),
+        ..Default::default()
+    };
+    let plan = plan(&app, sessions_in_range_statement(&range)).await;
+    println!("-- sessions of a range\n{plan}\n");
+    assert!(
+        plan.contains("idx_events_"),
+        "an index of events in\n{plan}"
+    );
+    assert!(
+        !plan.lines().any(|line| line.trim() == "SCAN events"),
+        "no scan of every event in\n{plan}"
+    );
+}
