@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::cursor::Cursor;
 use super::{EventFilter, Page};
 use crate::db::{as_json_page, json_column, read_json_page};
+use crate::domain::parse_timestamp;
 use crate::entities::events::{self, Column};
 use crate::error::{AppError, AppResult};
 
@@ -99,10 +100,7 @@ pub async fn list_events(
 ) -> AppResult<Page<ListedEvent>> {
     filter.check()?;
     if first == 0 {
-        return Ok(Page {
-            items: Vec::new(),
-            has_next_page: false,
-        });
+        return Ok(Page::from_one_more(Vec::new(), 0));
     }
     let backend = db.get_database_backend();
     let rows = select_events(filter, order, after)
@@ -123,71 +121,53 @@ pub async fn list_events(
         "LEFT JOIN applications a ON a.id = r.application_id",
         &format!("r.timestamp {direction}, r.seq {direction}"),
     );
-    let mut items = read_json_page::<PageRow>(db, page, "reading a page of events")
+    let items = read_json_page::<PageRow>(db, page, "reading a page of events")
         .await?
         .into_iter()
         .map(PageRow::into_listed)
         .collect::<AppResult<Vec<_>>>()?;
-    let has_next_page = items.len() as u64 > first;
-    items.truncate(first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-    })
+    Ok(Page::from_one_more(items, first))
 }
 
-/// One event of a page, as [`list_events`] reads it.
+/// One event of a page, as [`list_events`] reads it: a JSON array in field order.
 #[derive(Deserialize)]
-struct PageRow(
-    i64,
-    String,
-    i32,
-    String,
-    String,
-    String,
-    serde_json::Value,
-    String,
-    String,
-    Option<String>,
-);
+struct PageRow {
+    seq: i64,
+    event_id: String,
+    application_id: i32,
+    session_id: String,
+    category: String,
+    name: String,
+    data: serde_json::Value,
+    timestamp: String,
+    received_at: String,
+    application_name: Option<String>,
+}
 
 impl PageRow {
     fn into_listed(self) -> AppResult<ListedEvent> {
-        let PageRow(
-            seq,
-            event_id,
-            application_id,
-            session_id,
-            category,
-            name,
-            data,
-            at,
-            received,
-            app,
-        ) = self;
         Ok(ListedEvent {
             event: events::Model {
-                seq,
-                event_id,
-                application_id,
-                session_id,
-                category,
-                name,
-                data,
-                timestamp: stored_instant(&at)?,
-                received_at: stored_instant(&received)?,
+                timestamp: stored_instant(&self.timestamp)?,
+                received_at: stored_instant(&self.received_at)?,
+                seq: self.seq,
+                event_id: self.event_id,
+                application_id: self.application_id,
+                session_id: self.session_id,
+                category: self.category,
+                name: self.name,
+                data: self.data,
             },
             // No row only if the foreign key were missing; shown as an empty name, as before.
-            application_name: app.unwrap_or_default(),
+            application_name: self.application_name.unwrap_or_default(),
         })
     }
 }
 
 /// An instant as the database renders it in JSON (RFC 3339 with an offset on both backends).
 fn stored_instant(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| AppError::internal("reading a stored instant", e))
+    parse_timestamp(text)
+        .map_err(|e| AppError::internal("reading a stored instant", anyhow::anyhow!(e.0)))
 }
 
 /// The cursor pointing at `event`.

@@ -46,6 +46,19 @@ pub struct Page<T> {
     pub has_next_page: bool,
 }
 
+impl<T> Page<T> {
+    /// The page of `first` items from `items`, read with one more than `first` asked for so
+    /// that the extra one tells whether more follow.
+    pub fn from_one_more(mut items: Vec<T>, first: u64) -> Self {
+        let has_next_page = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Self {
+            items,
+            has_next_page,
+        }
+    }
+}
+
 /// Reads the first `first` rows of `select` (already filtered past the cursor and ordered),
 /// and whether more follow: one more row is asked for than is returned.
 pub async fn fetch_page<E: EntityTrait>(
@@ -54,18 +67,10 @@ pub async fn fetch_page<E: EntityTrait>(
     first: u64,
 ) -> AppResult<Page<E::Model>> {
     if first == 0 {
-        return Ok(Page {
-            items: Vec::new(),
-            has_next_page: false,
-        });
+        return Ok(Page::from_one_more(Vec::new(), 0));
     }
-    let mut items = select.limit(first + 1).all(db).await?;
-    let has_next_page = items.len() as u64 > first;
-    items.truncate(first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-    })
+    let items = select.limit(first + 1).all(db).await?;
+    Ok(Page::from_one_more(items, first))
 }
 
 /// The names of the applications with these ids, read in one query.
