@@ -11,6 +11,13 @@
 //! with `ON CONFLICT DO NOTHING … RETURNING` tells which rows were new, also across instances
 //! sharing one PostgreSQL. Within one group the first occurrence of an id wins.
 //!
+//! On PostgreSQL a writer inserting an id that another uncommitted group holds waits for that
+//! group. Two groups holding each other's retried ids would wait for each other, and PostgreSQL
+//! only breaks such a deadlock after `deadlock_timeout` (a second by default), which then stalls
+//! every request of both groups. So each PostgreSQL group takes its `seq`s from the sequence in
+//! arrival order first, then inserts its rows in `(application_id, event_id)` order: every
+//! writer of every instance waits for ids in the same order, and a cycle cannot form.
+//!
 //! Each stored event's `seq` also enters `event_queue` in the same transaction: the background
 //! job's work list, so an event is written once and the job never touches its row.
 
@@ -200,10 +207,9 @@ fn announce(db: &DatabaseConnection, live: &Live, stored: Commit) {
 async fn commit_and_answer(db: &DatabaseConnection, group: Vec<Pending>, live: &Live) -> bool {
     let batches: Vec<&WriteBatch> = group.iter().map(|p| &p.batch).collect();
     let mut result = commit_group(db, &batches).await;
-    // Two groups inserting the same retried ids in opposite orders (PostgreSQL, several
-    // writers or instances) can deadlock; PostgreSQL then rolls one back, which is safe
-    // to run again. Rows keep their arrival order, which is the tie-break between events
-    // with equal timestamps, so conflicts are retried rather than avoided by sorting.
+    // PostgreSQL may still roll a group back for a conflict: a serialization failure, or a
+    // deadlock with a writer of an older version that inserts in arrival order. Running the
+    // group again is safe.
     for _ in 0..CONFLICT_RETRIES {
         match &result {
             Err(err) if crate::db::is_conflict(err) => {
@@ -267,13 +273,29 @@ pub async fn commit_group(
     // First occurrence of each (application, id) in the group; later ones are duplicates
     // without asking the database.
     let mut first_seen: HashSet<(i32, &str)> = HashSet::new();
-    let mut to_insert: Vec<(i32, DateTime<Utc>, &ValidEvent)> = Vec::new();
+    let mut to_insert: Vec<NewRow> = Vec::new();
     for batch in batches {
         for event in &batch.events {
             if first_seen.insert((batch.application_id, event.event_id())) {
-                to_insert.push((batch.application_id, batch.received_at, event));
+                to_insert.push(NewRow {
+                    seq: None,
+                    application_id: batch.application_id,
+                    received_at: batch.received_at,
+                    event,
+                });
             }
         }
+    }
+    if txn.get_database_backend() == DbBackend::Postgres && to_insert.len() > 1 {
+        // Arrival order keeps the `seq`s; the id order keeps concurrent groups from deadlocking
+        // (see the module's documentation).
+        let seqs = take_seqs(&txn, to_insert.len()).await?;
+        for (row, seq) in to_insert.iter_mut().zip(seqs) {
+            row.seq = Some(seq);
+        }
+        to_insert.sort_unstable_by(|a, b| {
+            (a.application_id, a.event.event_id()).cmp(&(b.application_id, b.event.event_id()))
+        });
     }
     let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
     let mut stored = Commit::default();
@@ -327,14 +349,43 @@ pub struct Committed {
     pub stored: Commit,
 }
 
+/// An event of a group to insert.
+struct NewRow<'a> {
+    /// Its `seq`, taken beforehand on PostgreSQL; `None`: the database assigns it on insert.
+    seq: Option<i64>,
+    application_id: i32,
+    received_at: DateTime<Utc>,
+    event: &'a ValidEvent,
+}
+
+/// `n` new `seq`s from the events' sequence, ascending (PostgreSQL).
+async fn take_seqs(txn: &impl ConnectionTrait, n: usize) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT nextval(pg_get_serial_sequence('events', 'seq')) AS seq \
+         FROM generate_series(1, $1)",
+        [(n as i64).into()],
+    );
+    let mut seqs = txn
+        .query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "seq"))
+        .collect::<Result<Vec<_>, _>>()?;
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
 /// Inserts new events; returns (application, id) and `seq` of each row that was new.
 async fn insert_events(
     txn: &impl ConnectionTrait,
-    rows: &[(i32, DateTime<Utc>, &ValidEvent)],
+    rows: &[NewRow<'_>],
 ) -> Result<(Vec<(i32, String)>, Vec<i64>), sea_orm::DbErr> {
     use events::Column as C;
+    let with_seq = rows.iter().all(|row| row.seq.is_some());
+    let seq_column = with_seq.then_some(C::Seq);
     let mut insert = Query::insert();
-    insert.into_table(events::Entity).columns([
+    insert.into_table(events::Entity).columns(seq_column.into_iter().chain([
         C::EventId,
         C::ApplicationId,
         C::SessionId,
@@ -343,18 +394,23 @@ async fn insert_events(
         C::Data,
         C::Timestamp,
         C::ReceivedAt,
-    ]);
-    for (application_id, received_at, e) in rows {
-        insert.values_panic([
+    ]));
+    for row in rows {
+        let e = row.event;
+        let values = [
             e.event_id().to_owned().into(),
-            (*application_id).into(),
+            row.application_id.into(),
             e.session_id().as_str().to_owned().into(),
             e.category().as_str().to_owned().into(),
             e.name().as_str().to_owned().into(),
             e.data().clone().into(),
             e.timestamp().into(),
-            (*received_at).into(),
-        ]);
+            row.received_at.into(),
+        ];
+        match row.seq.filter(|_| with_seq) {
+            Some(seq) => insert.values_panic(std::iter::once(seq.into()).chain(values)),
+            None => insert.values_panic(values),
+        };
     }
     insert
         .on_conflict(

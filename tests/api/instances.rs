@@ -246,6 +246,51 @@ async fn sigterm_finishes_in_flight_batches_and_exits_cleanly() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: EYE_TEST_POSTGRES_URL and --include-ignored"]
+async fn the_same_ids_sent_in_opposite_orders_to_two_instances_never_deadlock() {
+    // Each round sends one batch to one instance and the same ids, reversed, to the other at
+    // the same moment. Inserted in arrival order, each group would hold an id the other waits
+    // for, until PostgreSQL's deadlock detector rolled one back a second later.
+    require_postgres();
+    let fx = Fixture::new().await;
+    let a = ServerProcess::start(&fx.database_url, &[]);
+    let b = ServerProcess::start(&fx.database_url, &[]);
+    for round in 0..20 {
+        let batch: Vec<Value> = (0..60)
+            .map(|i| {
+                let id = format!("r{round}-i{i}");
+                let at = format!("2021-01-01T00:{i:02}:00Z");
+                event(&format!("s{round}"), "page interaction", "pageview", &at, Some(&id))
+            })
+            .collect();
+        let reversed: Value = batch.iter().rev().cloned().collect();
+        let batch = Value::Array(batch);
+        let (ra, rb) = tokio::join!(fx.send(&a.url, &batch), fx.send(&b.url, &reversed));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let sum = |field: &str| ra[field].as_i64().unwrap() + rb[field].as_i64().unwrap();
+        assert_eq!(
+            (sum("accepted"), sum("duplicates")),
+            (60, 60),
+            "round {round}: each id accepted once"
+        );
+    }
+    // A backend reports its statistics, deadlocks included, when it exits.
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+    let deadlocks = fx
+        .scalar(
+            "SELECT CAST(deadlocks AS BIGINT) AS n FROM pg_stat_database \
+             WHERE datname = current_database()",
+        )
+        .await;
+    assert_eq!(deadlocks, 0);
+    assert_eq!(
+        fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events").await,
+        20 * 60
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs PostgreSQL: EYE_TEST_POSTGRES_URL and --include-ignored"]
 async fn events_committed_late_are_not_skipped_by_the_job() {
