@@ -261,7 +261,13 @@ async fn the_same_ids_sent_in_opposite_orders_to_two_instances_never_deadlock() 
             .map(|i| {
                 let id = format!("r{round}-i{i}");
                 let at = format!("2021-01-01T00:{i:02}:00Z");
-                event(&format!("s{round}"), "page interaction", "pageview", &at, Some(&id))
+                event(
+                    &format!("s{round}"),
+                    "page interaction",
+                    "pageview",
+                    &at,
+                    Some(&id),
+                )
             })
             .collect();
         let reversed: Value = batch.iter().rev().cloned().collect();
@@ -286,7 +292,8 @@ async fn the_same_ids_sent_in_opposite_orders_to_two_instances_never_deadlock() 
         .await;
     assert_eq!(deadlocks, 0);
     assert_eq!(
-        fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events").await,
+        fx.scalar("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events")
+            .await,
         20 * 60
     );
 }
