@@ -17,15 +17,21 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
+};
 
 use super::aggregate::{ClaimedEvent, Deltas};
-use crate::db::Sql;
+use crate::db::{Sql, as_json_page};
+use crate::domain::parse_timestamp;
 use crate::error::AppResult;
 use crate::telemetry::meters;
 
-/// Rows per multi-row upsert statement.
-const UPSERT_CHUNK_ROWS: usize = 500;
+/// Rows per multi-row upsert statement: at most 4 bound values each, 20,000 in all, below
+/// SQLite's limit of 32,766. SQLite copies each existing page a statement changes into that
+/// statement's journal, so a step's upserts in few statements copy their pages fewer times.
+const UPSERT_CHUNK_ROWS: usize = 5_000;
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,7 +92,14 @@ pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, 
 }
 
 async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
-    let txn = db.begin().await?;
+    // On SQLite the step holds the write lock from its start, so the queue it reads is the
+    // queue it deletes from (see `claim`); PostgreSQL ignores the mode.
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
     let claimed = claim(&txn, batch_size.max(1)).await?;
     if claimed.is_empty() {
         txn.commit().await?;
@@ -103,6 +116,9 @@ const READ_CHUNK_ROWS: usize = 1000;
 
 async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<ClaimedEvent>, DbErr> {
     let backend = txn.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        return claim_on_sqlite(txn, batch_size).await;
+    }
     let rows = txn
         .query_all_raw(claim_statement(backend, batch_size))
         .await?;
@@ -138,9 +154,86 @@ async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<Claime
     Ok(claimed)
 }
 
-/// The statement that claims up to `batch_size` queued events, oldest first, and returns their
-/// `seq` (exposed so tests can check its plan).
+/// A queued event as [`claim_statement`] reads it on SQLite: its `seq`, then its columns, null
+/// if the event is gone.
+type QueuedRow = (
+    i64,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Claims on SQLite: reads the oldest `batch_size` queue entries with their events as one JSON
+/// row, then deletes those entries. A `DELETE … RETURNING` and a read of the events would each
+/// hand every row from SQLite's worker thread to the runtime with a wakeup of its own (see
+/// [`crate::db::json_page`]). The step's transaction holds the write lock from its `BEGIN
+/// IMMEDIATE`, so the entries read are exactly the entries up to the last one read.
+async fn claim_on_sqlite(
+    txn: &impl ConnectionTrait,
+    batch_size: u64,
+) -> Result<Vec<ClaimedEvent>, DbErr> {
+    let page: Option<String> = match txn
+        .query_one_raw(claim_statement(DbBackend::Sqlite, batch_size))
+        .await?
+    {
+        Some(row) => row.try_get("", "page")?,
+        None => None,
+    };
+    let queued: Vec<QueuedRow> = serde_json::from_str(page.as_deref().unwrap_or("[]"))
+        .map_err(|e| DbErr::Custom(format!("reading the claimed events: {e}")))?;
+    let Some(&(last, ..)) = queued.last() else {
+        return Ok(Vec::new());
+    };
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "DELETE FROM event_queue WHERE seq <= ?",
+        [last.into()],
+    ))
+    .await?;
+    let mut claimed = Vec::with_capacity(queued.len());
+    for row in queued {
+        // An entry whose event is gone (erased meanwhile) only leaves the queue.
+        if let (_, Some(application_id), Some(session_id), Some(category), Some(name), Some(at)) =
+            row
+        {
+            let timestamp = parse_timestamp(&at).map_err(|e| {
+                DbErr::Custom(format!("reading a claimed event's timestamp: {}", e.0))
+            })?;
+            claimed.push(ClaimedEvent {
+                application_id,
+                session_id,
+                category,
+                name,
+                timestamp,
+            });
+        }
+    }
+    Ok(claimed)
+}
+
+/// The statement that claims up to `batch_size` queued events, oldest first (exposed so tests
+/// can check its plan). On PostgreSQL it deletes their queue entries and returns their `seq`;
+/// on SQLite it reads the entries with their events as one JSON row (see [`claim_on_sqlite`]).
 pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
+    if backend == DbBackend::Sqlite {
+        // A literal limit: SQLite compiles a bound `LIMIT ?` again on every execution.
+        let rows = Statement::from_string(
+            DbBackend::Sqlite,
+            format!(
+                "SELECT q.seq, e.application_id, e.session_id, e.category, e.name, e.timestamp \
+                 FROM (SELECT seq FROM event_queue ORDER BY seq LIMIT {batch_size}) q \
+                 LEFT JOIN events e ON e.seq = q.seq"
+            ),
+        );
+        return as_json_page(
+            rows,
+            "r.seq, r.application_id, r.session_id, r.category, r.name, r.timestamp",
+            "",
+            "r.seq",
+        );
+    }
     let mut sql = Sql::new(backend);
     sql.push(
         "DELETE FROM event_queue WHERE seq IN \
