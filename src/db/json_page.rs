@@ -7,10 +7,10 @@
 //! one JSON value in the database and parse it here. PostgreSQL does the same with `json_agg`,
 //! so both backends share the statements and their tests.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use serde::de::DeserializeOwned;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// `rows` as one row whose one column, `page`, is a JSON array holding, for each row of `rows`
 /// (named `r`, joined with `joins`), the JSON array of `columns`, in `order`.
@@ -45,12 +45,24 @@ pub async fn read_json_page<T: DeserializeOwned>(
     statement: Statement,
     what: &'static str,
 ) -> AppResult<Vec<T>> {
+    Ok(read_json_rows(db, statement, what).await?)
+}
+
+/// [`read_json_page`] for code that works in [`DbErr`]s (the writer's and the job's
+/// transactions): rows that do not parse are a [`DbErr::Custom`] naming `what`.
+pub async fn read_json_rows<T: DeserializeOwned>(
+    db: &impl ConnectionTrait,
+    statement: Statement,
+    what: &str,
+) -> Result<Vec<T>, DbErr> {
     let page: Option<String> = match db.query_one_raw(statement).await? {
         Some(row) => row.try_get("", "page")?,
         None => None,
     };
     match page {
-        Some(text) => serde_json::from_str(&text).map_err(|e| AppError::internal(what, e)),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| DbErr::Custom(format!("reading {what}: {e}")))
+        }
         // PostgreSQL's `json_agg` of no rows.
         None => Ok(Vec::new()),
     }

@@ -16,6 +16,6 @@ pub use connect::{
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};
-pub use json_page::{as_json_page, json_column, read_json_page};
+pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
 pub use sql::Sql;

@@ -8,8 +8,9 @@
 //! caller is answered only after its events are durable.
 //!
 //! Duplicates are decided by the database, not by luck: `UNIQUE (application_id, event_id)`
-//! with `ON CONFLICT DO NOTHING … RETURNING` tells which rows were new, also across instances
-//! sharing one PostgreSQL. Within one group the first occurrence of an id wins.
+//! with `ON CONFLICT DO NOTHING` stores only new rows, also across instances sharing one
+//! PostgreSQL, and `RETURNING` (on SQLite, a read of the rows above the previous largest `seq`)
+//! tells which they were. Within one group the first occurrence of an id wins.
 //!
 //! On PostgreSQL a writer inserting an id that another uncommitted group holds waits for that
 //! group. Two groups holding each other's retried ids would wait for each other, and PostgreSQL
@@ -37,7 +38,7 @@ use tracing::Instrument;
 
 use super::validate::{RejectedEvent, ValidEvent};
 use crate::config::IngestSettings;
-use crate::db::as_json_page;
+use crate::db::{as_json_page, read_json_rows};
 use crate::entities::{event_error_codes, event_errors, events};
 use crate::error::{AppError, AppResult};
 use crate::live::{self, Commit, Live};
@@ -482,12 +483,7 @@ async fn insert_without_returning(
         "",
         "r.seq",
     );
-    let page: Option<String> = match txn.query_one_raw(stored).await? {
-        Some(row) => row.try_get("", "page")?,
-        None => None,
-    };
-    serde_json::from_str(page.as_deref().unwrap_or("[]"))
-        .map_err(|e| sea_orm::DbErr::Custom(format!("reading the stored events' seqs: {e}")))
+    read_json_rows(txn, stored, "the stored events' seqs").await
 }
 
 /// Hands newly stored events to the background job (see `event_queue` in the migrations), in

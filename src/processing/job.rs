@@ -23,7 +23,7 @@ use sea_orm::{
 };
 
 use super::aggregate::{ClaimedEvent, Deltas};
-use crate::db::{Sql, as_json_page};
+use crate::db::{Sql, as_json_page, read_json_rows};
 use crate::domain::parse_timestamp;
 use crate::error::AppResult;
 use crate::telemetry::meters;
@@ -174,15 +174,8 @@ async fn claim_on_sqlite(
     txn: &impl ConnectionTrait,
     batch_size: u64,
 ) -> Result<Vec<ClaimedEvent>, DbErr> {
-    let page: Option<String> = match txn
-        .query_one_raw(claim_statement(DbBackend::Sqlite, batch_size))
-        .await?
-    {
-        Some(row) => row.try_get("", "page")?,
-        None => None,
-    };
-    let queued: Vec<QueuedRow> = serde_json::from_str(page.as_deref().unwrap_or("[]"))
-        .map_err(|e| DbErr::Custom(format!("reading the claimed events: {e}")))?;
+    let claim = claim_statement(DbBackend::Sqlite, batch_size);
+    let queued: Vec<QueuedRow> = read_json_rows(txn, claim, "the claimed events").await?;
     let Some(&(last, ..)) = queued.last() else {
         return Ok(Vec::new());
     };
