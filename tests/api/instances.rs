@@ -254,6 +254,9 @@ async fn the_same_ids_sent_in_opposite_orders_to_two_instances_never_deadlock() 
     // for, until PostgreSQL's deadlock detector rolled one back a second later.
     require_postgres();
     let fx = Fixture::new().await;
+    let backends = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity \
+                    WHERE datname = current_database()";
+    let own_backends = fx.scalar(backends).await;
     let a = ServerProcess::start(&fx.database_url, &[]);
     let b = ServerProcess::start(&fx.database_url, &[]);
     for round in 0..20 {
@@ -281,9 +284,16 @@ async fn the_same_ids_sent_in_opposite_orders_to_two_instances_never_deadlock() 
             "round {round}: each id accepted once"
         );
     }
-    // A backend reports its statistics, deadlocks included, when it exits.
+    // A backend reports its statistics, deadlocks included, when it exits: wait until the
+    // servers' backends have gone.
     assert!(a.terminate().success());
     assert!(b.terminate().success());
+    for _ in 0..100 {
+        if fx.scalar(backends).await <= own_backends {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deadlocks = fx
         .scalar(
             "SELECT CAST(deadlocks AS BIGINT) AS n FROM pg_stat_database \
