@@ -44,8 +44,8 @@ use crate::error::{AppError, AppResult};
 use crate::live::{self, Commit, Live};
 use crate::telemetry::meters;
 
-/// Rows per multi-row `INSERT`: at most 9 bound values each, 27,000 in all, below SQLite's
-/// limit of 32,766. While a multi-row statement runs, SQLite copies every existing page it
+/// Rows per multi-row `INSERT`: at most 10 bound values each (an error row with its id),
+/// 30,000 in all, below SQLite's limit of 32,766. While a multi-row statement runs, SQLite copies every existing page it
 /// changes into a statement journal (to undo that statement alone if it fails), once per
 /// statement; a group in few large statements copies each index page it touches a few times
 /// instead of once per 500 rows.
@@ -302,7 +302,7 @@ pub async fn commit_group(
     if txn.get_database_backend() == DbBackend::Postgres && to_insert.len() > 1 {
         // Arrival order keeps the `seq`s; the id order keeps concurrent groups from deadlocking
         // (see the module's documentation).
-        let seqs = take_seqs(&txn, to_insert.len()).await?;
+        let seqs = take_ids(&txn, "events", "seq", to_insert.len()).await?;
         for (row, seq) in to_insert.iter_mut().zip(seqs) {
             row.seq = Some(seq);
         }
@@ -317,12 +317,10 @@ pub async fn commit_group(
         inserted.extend(rows);
         stored.seqs.extend(seqs);
     }
+    let mut error_ids = insert_errors(&txn, batches).await?.into_iter();
     let mut outcomes = Vec::with_capacity(batches.len());
     for batch in batches {
-        let mut error_ids = Vec::with_capacity(batch.rejected.len());
-        for rejected in &batch.rejected {
-            error_ids.push(insert_error(&txn, batch, rejected).await?);
-        }
+        let error_ids: Vec<i64> = error_ids.by_ref().take(batch.rejected.len()).collect();
         // `remove` hands each stored row to exactly one event: a repeat within the group finds
         // it gone and is reported as a duplicate.
         let inserted = batch
@@ -371,22 +369,26 @@ struct NewRow<'a> {
     event: &'a ValidEvent,
 }
 
-/// `n` new `seq`s from the events' sequence, ascending (PostgreSQL).
-async fn take_seqs(txn: &impl ConnectionTrait, n: usize) -> Result<Vec<i64>, sea_orm::DbErr> {
+/// `n` new values, ascending, from the sequence behind `table`'s `column` (PostgreSQL).
+async fn take_ids(
+    txn: &impl ConnectionTrait,
+    table: &str,
+    column: &str,
+    n: usize,
+) -> Result<Vec<i64>, sea_orm::DbErr> {
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT nextval(pg_get_serial_sequence('events', 'seq')) AS seq \
-         FROM generate_series(1, $1)",
-        [(n as i64).into()],
+        "SELECT nextval(pg_get_serial_sequence($1, $2)) AS id FROM generate_series(1, $3)",
+        [table.into(), column.into(), (n as i64).into()],
     );
-    let mut seqs = txn
+    let mut ids = txn
         .query_all_raw(statement)
         .await?
         .iter()
-        .map(|row| row.try_get::<i64>("", "seq"))
+        .map(|row| row.try_get::<i64>("", "id"))
         .collect::<Result<Vec<_>, _>>()?;
-    seqs.sort_unstable();
-    Ok(seqs)
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Inserts new events; returns (application, id) and `seq` of each row that was new.
@@ -502,14 +504,103 @@ async fn enqueue(txn: &impl ConnectionTrait, seqs: &[i64]) -> Result<(), sea_orm
     Ok(())
 }
 
-async fn insert_error(
+/// Stores the group's rejected events and their codes, [`INSERT_CHUNK_ROWS`] to a statement as
+/// for events; returns the id of each one's error row, in the order of `batches` and of their
+/// `rejected`. PostgreSQL's ids are taken from the sequence beforehand; SQLite's are read back
+/// above the largest id before each statement, as for events (see
+/// [`insert_without_returning`]).
+async fn insert_errors(
     txn: &impl ConnectionTrait,
+    batches: &[&WriteBatch],
+) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let rejected: Vec<(&WriteBatch, &RejectedEvent)> = batches
+        .iter()
+        .flat_map(|batch| batch.rejected.iter().map(move |r| (*batch, r)))
+        .collect();
+    let backend = txn.get_database_backend();
+    let mut ids = Vec::with_capacity(rejected.len());
+    for chunk in rejected.chunks(INSERT_CHUNK_ROWS) {
+        let taken = match backend {
+            DbBackend::Postgres => take_ids(txn, "event_errors", "id", chunk.len()).await?,
+            _ => Vec::new(),
+        };
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, (batch, event)) in chunk.iter().enumerate() {
+            let mut row = error_row(batch, event)?;
+            if let Some(id) = taken.get(i) {
+                row.id = Set(*id);
+            }
+            rows.push(row);
+        }
+        if backend == DbBackend::Postgres {
+            event_errors::Entity::insert_many(rows)
+                .exec_without_returning(txn)
+                .await?;
+            ids.extend(taken);
+        } else {
+            let largest = Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT COALESCE(MAX(id), 0) AS id FROM event_errors",
+            );
+            let before: i64 = match txn.query_one_raw(largest).await? {
+                Some(row) => row.try_get("", "id")?,
+                None => 0,
+            };
+            event_errors::Entity::insert_many(rows)
+                .exec_without_returning(txn)
+                .await?;
+            let stored = as_json_page(
+                Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "SELECT id FROM event_errors WHERE id > ?",
+                    [before.into()],
+                ),
+                "r.id",
+                "",
+                "r.id",
+            );
+            let stored: Vec<(i64,)> = read_json_rows(txn, stored, "the stored errors' ids").await?;
+            ids.extend(stored.into_iter().map(|(id,)| id));
+        }
+    }
+    if ids.len() != rejected.len() {
+        return Err(sea_orm::DbErr::Custom(format!(
+            "stored {} error rows for {} rejected events",
+            ids.len(),
+            rejected.len()
+        )));
+    }
+    let mut codes = Vec::new();
+    for ((_, event), id) in rejected.iter().zip(&ids) {
+        let mut distinct: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        codes.extend(
+            distinct
+                .into_iter()
+                .map(|code| event_error_codes::ActiveModel {
+                    error_id: Set(*id),
+                    code: Set(code.to_string()),
+                }),
+        );
+    }
+    while !codes.is_empty() {
+        let rest = codes.split_off(codes.len().min(INSERT_CHUNK_ROWS));
+        event_error_codes::Entity::insert_many(std::mem::replace(&mut codes, rest))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// The error row of a rejected event, without its id.
+fn error_row(
     batch: &WriteBatch,
     rejected: &RejectedEvent,
-) -> Result<i64, sea_orm::DbErr> {
+) -> Result<event_errors::ActiveModel, sea_orm::DbErr> {
     let reasons = serde_json::to_value(&rejected.reasons)
         .map_err(|e| sea_orm::DbErr::Custom(format!("encoding reasons: {e}")))?;
-    let row = event_errors::ActiveModel {
+    Ok(event_errors::ActiveModel {
         application_id: Set(batch.application_id),
         received_at: Set(batch.received_at),
         batch_index: Set(rejected.index as i32),
@@ -520,24 +611,7 @@ async fn insert_error(
         payload: Set(without_nul(rejected.payload.clone())),
         reasons: Set(without_nul(reasons)),
         ..Default::default()
-    };
-    let id = event_errors::Entity::insert(row)
-        .exec(txn)
-        .await?
-        .last_insert_id;
-    let mut codes: Vec<&str> = rejected.reasons.iter().map(|r| r.code.as_str()).collect();
-    codes.sort_unstable();
-    codes.dedup();
-    let rows = codes
-        .into_iter()
-        .map(|code| event_error_codes::ActiveModel {
-            error_id: Set(id),
-            code: Set(code.to_string()),
-        });
-    event_error_codes::Entity::insert_many(rows)
-        .exec(txn)
-        .await?;
-    Ok(id)
+    })
 }
 
 /// Identifying columns of an error row are for filtering and display; the full values stay in
