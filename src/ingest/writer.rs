@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -276,7 +276,7 @@ pub async fn commit_group(
     batches: &[&WriteBatch],
 ) -> Result<Committed, sea_orm::DbErr> {
     // On SQLite the transaction takes the write lock as it begins (see
-    // `insert_without_returning`); PostgreSQL ignores the mode.
+    // `insert_reading_back`); PostgreSQL ignores the mode.
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -435,7 +435,9 @@ async fn insert_events(
             .to_owned(),
     );
     let returned = if txn.get_database_backend() == DbBackend::Sqlite {
-        insert_without_returning(txn, &insert).await?
+        let insert = txn.get_database_backend().build(&insert);
+        let columns = "r.seq, r.application_id, r.event_id";
+        insert_reading_back(txn, insert, "events", "seq", columns, "the stored events").await?
     } else {
         insert.returning(Query::returning().columns([C::Seq, C::ApplicationId, C::EventId]));
         let rows = txn.query_all(&insert).await?;
@@ -455,37 +457,43 @@ async fn insert_events(
     Ok((stored, seqs))
 }
 
-/// Runs `insert` on SQLite and returns `(seq, application_id, event_id)` of each row it stored.
+/// Runs `insert` on SQLite and returns `columns` of each row it stored, one JSON array per row
+/// in `key` order (`what` names them in an error).
 ///
 /// `RETURNING` would hand every new row from SQLite's worker thread to the runtime with a
 /// wakeup of its own (see [`crate::db::json_page`]). The group's transaction holds SQLite's
 /// write lock from its `BEGIN IMMEDIATE` on, so nothing else writes between the read below and
-/// the insert, and a new `seq` is larger than every existing one: the rows this statement
-/// stored are exactly those above the largest `seq` before it, read back as one row.
-async fn insert_without_returning(
+/// the insert, and a new `key` (`seq`, `id`: rowids) is larger than every existing one: the rows
+/// this statement stored are exactly those above the largest `key` before it, read back as one
+/// row.
+async fn insert_reading_back<T: serde::de::DeserializeOwned>(
     txn: &impl ConnectionTrait,
-    insert: &InsertStatement,
-) -> Result<Vec<(i64, i32, String)>, sea_orm::DbErr> {
+    insert: Statement,
+    table: &str,
+    key: &str,
+    columns: &str,
+    what: &str,
+) -> Result<Vec<T>, sea_orm::DbErr> {
     let largest = Statement::from_string(
         DbBackend::Sqlite,
-        "SELECT COALESCE(MAX(seq), 0) AS seq FROM events",
+        format!("SELECT COALESCE(MAX({key}), 0) AS n FROM {table}"),
     );
     let before: i64 = match txn.query_one_raw(largest).await? {
-        Some(row) => row.try_get("", "seq")?,
+        Some(row) => row.try_get("", "n")?,
         None => 0,
     };
-    txn.execute(insert).await?;
+    txn.execute_raw(insert).await?;
     let stored = as_json_page(
         Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT seq, application_id, event_id FROM events WHERE seq > ?",
+            format!("SELECT * FROM {table} WHERE {key} > ?"),
             [before.into()],
         ),
-        "r.seq, r.application_id, r.event_id",
+        columns,
         "",
-        "r.seq",
+        &format!("r.{key}"),
     );
-    read_json_rows(txn, stored, "the stored events' seqs").await
+    read_json_rows(txn, stored, what).await
 }
 
 /// Hands newly stored events to the background job (see `event_queue` in the migrations), in
@@ -507,8 +515,7 @@ async fn enqueue(txn: &impl ConnectionTrait, seqs: &[i64]) -> Result<(), sea_orm
 /// Stores the group's rejected events and their codes, [`INSERT_CHUNK_ROWS`] to a statement as
 /// for events; returns the id of each one's error row, in the order of `batches` and of their
 /// `rejected`. PostgreSQL's ids are taken from the sequence beforehand; SQLite's are read back
-/// above the largest id before each statement, as for events (see
-/// [`insert_without_returning`]).
+/// ([`insert_reading_back`]).
 async fn insert_errors(
     txn: &impl ConnectionTrait,
     batches: &[&WriteBatch],
@@ -538,28 +545,10 @@ async fn insert_errors(
                 .await?;
             ids.extend(taken);
         } else {
-            let largest = Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT COALESCE(MAX(id), 0) AS id FROM event_errors",
-            );
-            let before: i64 = match txn.query_one_raw(largest).await? {
-                Some(row) => row.try_get("", "id")?,
-                None => 0,
-            };
-            event_errors::Entity::insert_many(rows)
-                .exec_without_returning(txn)
-                .await?;
-            let stored = as_json_page(
-                Statement::from_sql_and_values(
-                    DbBackend::Sqlite,
-                    "SELECT id FROM event_errors WHERE id > ?",
-                    [before.into()],
-                ),
-                "r.id",
-                "",
-                "r.id",
-            );
-            let stored: Vec<(i64,)> = read_json_rows(txn, stored, "the stored errors' ids").await?;
+            let insert = event_errors::Entity::insert_many(rows).build(backend);
+            let stored: Vec<(i64,)> =
+                insert_reading_back(txn, insert, "event_errors", "id", "r.id", "the error ids")
+                    .await?;
             ids.extend(stored.into_iter().map(|(id,)| id));
         }
     }
