@@ -1,5 +1,6 @@
 //! The database, one file per concern:
-//! - `connect`: opening the pool and SQLite's one write connection, and migrating;
+//! - `connect`: opening the pool and SQLite's one write connection, migrating, and beginning a
+//!   transaction that writes;
 //! - `errors`: which failures are worth a retry;
 //! - `json_page`: reading a page of rows as one row, a JSON array;
 //! - `redact`: URLs without their password, for logs;
@@ -12,7 +13,7 @@ mod redact;
 mod sql;
 
 pub use connect::{
-    Checkpoints, SQLITE_BACKSTOP_CHECKPOINT_PAGES, SQLITE_WRITER_CACHE_KIB, connect,
+    Checkpoints, SQLITE_BACKSTOP_CHECKPOINT_PAGES, SQLITE_WRITER_CACHE_KIB, begin_writing, connect,
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    Statement,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -275,14 +275,8 @@ pub async fn commit_group(
     db: &DatabaseConnection,
     batches: &[&WriteBatch],
 ) -> Result<Committed, sea_orm::DbErr> {
-    // On SQLite the transaction takes the write lock as it begins (see
-    // `insert_reading_back`); PostgreSQL ignores the mode.
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
+    // On SQLite the transaction holds the write lock from its start (see `insert_reading_back`).
+    let txn = crate::db::begin_writing(db).await?;
     // First occurrence of each (application, id) in the group; later ones are duplicates
     // without asking the database.
     let mut first_seen: HashSet<(i32, &str)> = HashSet::new();
@@ -397,8 +391,8 @@ async fn insert_events(
     rows: &[NewRow<'_>],
 ) -> Result<(Vec<(i32, String)>, Vec<i64>), sea_orm::DbErr> {
     use events::Column as C;
-    let with_seq = rows.iter().all(|row| row.seq.is_some());
-    let seq_column = with_seq.then_some(C::Seq);
+    // `seq`s are taken for every row of a group or for none (see `commit_group`).
+    let seq_column = rows.first().and_then(|row| row.seq).map(|_| C::Seq);
     let mut insert = Query::insert();
     insert
         .into_table(events::Entity)
@@ -424,7 +418,7 @@ async fn insert_events(
             e.timestamp().into(),
             row.received_at.into(),
         ];
-        match row.seq.filter(|_| with_seq) {
+        match row.seq {
             Some(seq) => insert.values_panic(std::iter::once(seq.into()).chain(values)),
             None => insert.values_panic(values),
         };
@@ -559,23 +553,21 @@ async fn insert_errors(
             rejected.len()
         )));
     }
-    let mut codes = Vec::new();
+    let mut codes: Vec<(i64, &str)> = Vec::new();
     for ((_, event), id) in rejected.iter().zip(&ids) {
         let mut distinct: Vec<&str> = event.reasons.iter().map(|r| r.code.as_str()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        codes.extend(
-            distinct
-                .into_iter()
-                .map(|code| event_error_codes::ActiveModel {
-                    error_id: Set(*id),
-                    code: Set(code.to_string()),
-                }),
-        );
+        codes.extend(distinct.into_iter().map(|code| (*id, code)));
     }
-    while !codes.is_empty() {
-        let rest = codes.split_off(codes.len().min(INSERT_CHUNK_ROWS));
-        event_error_codes::Entity::insert_many(std::mem::replace(&mut codes, rest))
+    for chunk in codes.chunks(INSERT_CHUNK_ROWS) {
+        let rows = chunk
+            .iter()
+            .map(|(id, code)| event_error_codes::ActiveModel {
+                error_id: Set(*id),
+                code: Set(code.to_string()),
+            });
+        event_error_codes::Entity::insert_many(rows)
             .exec_without_returning(txn)
             .await?;
     }

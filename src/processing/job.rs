@@ -17,10 +17,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::aggregate::{ClaimedEvent, Deltas};
 use crate::db::{Sql, as_json_page, read_json_rows};
@@ -93,13 +90,8 @@ pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, 
 
 async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
     // On SQLite the step holds the write lock from its start, so the queue it reads is the
-    // queue it deletes from (see `claim`); PostgreSQL ignores the mode.
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
+    // queue it deletes from (see `claim`).
+    let txn = crate::db::begin_writing(db).await?;
     let claimed = claim(&txn, batch_size.max(1)).await?;
     if claimed.is_empty() {
         txn.commit().await?;
