@@ -22,7 +22,14 @@ pub const SQLITE_WRITER_CACHE_KIB: u32 = 32 * 1024;
 /// Connects to the configured database. SQLite is opened in WAL mode with foreign keys on and
 /// a busy timeout, so the writer, the background job and readers can work side by side.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
-    open(settings, settings.db_max_connections, None, None).await
+    open(
+        settings,
+        settings.db_max_connections,
+        None,
+        None,
+        settings.sqlite_mmap_mib,
+    )
+    .await
 }
 
 /// WAL pages after which SQLite's write connection checkpoints by itself when a background
@@ -55,7 +62,8 @@ pub async fn connect_writer(
     }
     let backstop =
         (checkpoints == Checkpoints::Background).then_some(SQLITE_BACKSTOP_CHECKPOINT_PAGES);
-    open(settings, 1, Some(SQLITE_WRITER_CACHE_KIB), backstop).await
+    // The writer's cache stays valid (nothing else writes), so it maps nothing.
+    open(settings, 1, Some(SQLITE_WRITER_CACHE_KIB), backstop, 0).await
 }
 
 async fn open(
@@ -63,6 +71,7 @@ async fn open(
     max_connections: u32,
     cache_kib: Option<u32>,
     autocheckpoint_pages: Option<u32>,
+    mmap_mib: u64,
 ) -> anyhow::Result<DatabaseConnection> {
     let timeout = Duration::from_millis(settings.db_timeout_ms);
     let synchronous = match settings.sqlite_synchronous {
@@ -86,6 +95,10 @@ async fn open(
                 // Statement journals (kept while a multi-row INSERT runs, to undo it alone if
                 // it fails) and sorts stay in memory instead of temporary files.
                 .pragma("temp_store", "MEMORY");
+            let opts = match mmap_mib {
+                0 => opts,
+                mib => opts.pragma("mmap_size", (mib * 1024 * 1024).to_string()),
+            };
             let opts = match cache_kib {
                 // A negative cache_size is in KiB.
                 Some(kib) => opts.pragma("cache_size", format!("-{kib}")),

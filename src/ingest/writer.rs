@@ -406,15 +406,24 @@ async fn insert_events(
             C::Timestamp,
             C::ReceivedAt,
         ]));
+    let backend = txn.get_database_backend();
     for row in rows {
         let e = row.event;
+        // SQLite stores JSON as its text: serialize it once here rather than clone the tree
+        // for the driver to serialize. PostgreSQL needs a `jsonb` parameter.
+        let data = match backend {
+            DbBackend::Sqlite => serde_json::to_string(e.data())
+                .map_err(|err| sea_orm::DbErr::Custom(format!("encoding an event's data: {err}")))?
+                .into(),
+            _ => e.data().clone().into(),
+        };
         let values = [
             e.event_id().to_owned().into(),
             row.application_id.into(),
             e.session_id().as_str().to_owned().into(),
             e.category().as_str().to_owned().into(),
             e.name().as_str().to_owned().into(),
-            e.data().clone().into(),
+            data,
             e.timestamp().into(),
             row.received_at.into(),
         ];
@@ -428,8 +437,8 @@ async fn insert_events(
             .do_nothing()
             .to_owned(),
     );
-    let returned = if txn.get_database_backend() == DbBackend::Sqlite {
-        let insert = txn.get_database_backend().build(&insert);
+    let returned = if backend == DbBackend::Sqlite {
+        let insert = backend.build(&insert);
         let columns = "r.seq, r.application_id, r.event_id";
         insert_reading_back(txn, insert, "events", "seq", columns, "the stored events").await?
     } else {

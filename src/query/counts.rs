@@ -155,18 +155,13 @@ async fn sessions_in_range(
     if ids.0.len() > SESSIONS_COUNTED_IN_PROCESS {
         return Ok(None);
     }
-    let mut counts: HashMap<&str, i64> = HashMap::new();
+    // Session ids are the applications' own text, hashed here with a per-process random seed.
+    let mut counts: HashMap<&str, i64, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(ids.0.len() / 2, Default::default());
     for id in &ids.0 {
         *counts.entry(id.as_ref()).or_default() += 1;
     }
-    let groups = counts
-        .into_iter()
-        .map(|(key, count)| KeyCount {
-            key: key.to_string(),
-            count,
-        })
-        .collect();
-    Ok(Some(ranked_page(groups, limit, after)))
+    Ok(Some(ranked_page(counts, limit, after)))
 }
 
 /// The largest sessions of all, on SQLite. The job's `sessions` rows are read in the order of
@@ -195,11 +190,7 @@ async fn largest_sessions(
         let text: String = row.try_get("", column)?;
         let pairs = serde_json::from_str::<Vec<(String, i64)>>(&text)
             .map_err(|e| AppError::internal("reading the largest sessions", e))?;
-        groups.extend(
-            pairs
-                .into_iter()
-                .map(|(key, count)| KeyCount { key, count }),
-        );
+        groups.extend(pairs);
     }
     Ok(ranked_page(groups, limit, after))
 }
@@ -237,19 +228,43 @@ pub fn largest_sessions_statement(limit: u64, after: Option<&CountCursor>) -> St
 }
 
 /// The page of `groups` (each key once) past `after`: largest first, ties in SQLite's
-/// `ORDER BY n DESC, k` with its binary collation, which is byte order, as `str`'s.
-fn ranked_page(groups: Vec<KeyCount>, limit: u64, after: Option<&CountCursor>) -> CountPage {
-    let mut groups: Vec<KeyCount> = groups
+/// `ORDER BY n DESC, k` with its binary collation, which is byte order, as `str`'s. Only the
+/// page is sorted (an hour's range can hold ten thousand sessions for a page of a thousand),
+/// and only its keys are turned into `String`s.
+fn ranked_page<K: AsRef<str> + Into<String>>(
+    groups: impl IntoIterator<Item = (K, i64)>,
+    limit: u64,
+    after: Option<&CountCursor>,
+) -> CountPage {
+    let ranked =
+        |a: &(K, i64), b: &(K, i64)| b.1.cmp(&a.1).then_with(|| a.0.as_ref().cmp(b.0.as_ref()));
+    let mut groups: Vec<(K, i64)> = groups
         .into_iter()
-        .filter(|g| {
-            after.is_none_or(|a| g.count < a.count || (g.count == a.count && g.key > a.key))
+        .filter(|(key, count)| {
+            after.is_none_or(|a| {
+                *count < a.count || (*count == a.count && key.as_ref() > a.key.as_str())
+            })
         })
         .collect();
-    groups.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    // One more than the page, to tell whether another follows.
+    let wanted = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    if groups.len() > wanted {
+        groups.select_nth_unstable_by(wanted - 1, ranked);
+        groups.truncate(wanted);
+    }
+    groups.sort_unstable_by(ranked);
     let has_next_page = groups.len() as u64 > limit;
     groups.truncate(limit as usize);
     CountPage {
-        groups,
+        groups: groups
+            .into_iter()
+            .map(|(key, count)| KeyCount {
+                key: key.into(),
+                count,
+            })
+            .collect(),
         has_next_page,
     }
 }
@@ -530,15 +545,15 @@ mod tests {
 
     #[test]
     fn a_ranked_page_is_largest_first_then_by_bytes_and_starts_past_the_cursor() {
-        let all = groups(&[("b", 2), ("a", 2), ("C", 2), ("d", 5), ("e", 1)]);
-        let first = ranked_page(all.clone(), 2, None);
+        let all = [("b", 2), ("a", 2), ("C", 2), ("d", 5), ("e", 1)];
+        let first = ranked_page(all, 2, None);
         assert_eq!(first.groups, groups(&[("d", 5), ("C", 2)]));
         assert!(first.has_next_page);
         let cursor = CountCursor {
             count: 2,
             key: "C".into(),
         };
-        let second = ranked_page(all.clone(), 2, Some(&cursor));
+        let second = ranked_page(all, 2, Some(&cursor));
         assert_eq!(second.groups, groups(&[("a", 2), ("b", 2)]));
         assert!(second.has_next_page);
         let cursor = CountCursor {
@@ -548,5 +563,38 @@ mod tests {
         let last = ranked_page(all, 2, Some(&cursor));
         assert_eq!(last.groups, groups(&[("e", 1)]));
         assert!(!last.has_next_page);
+    }
+
+    #[test]
+    fn pages_of_many_groups_are_the_pages_of_the_whole_sorted_list() {
+        // Counts with many ties, in a scrambled order: every page must be the matching slice
+        // of the fully sorted list, although only the page itself is sorted.
+        let all: Vec<(String, i64)> = (0..2_000u64)
+            .map(|i| {
+                let n = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                (format!("s{n:x}"), (n % 17) as i64)
+            })
+            .collect();
+        let mut sorted = all.clone();
+        sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        let all: Vec<(String, i64)> = sorted.clone().into_iter().rev().collect();
+        let mut after = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = ranked_page(all.clone(), 150, after.as_ref());
+            seen.extend(page.groups.iter().map(|g| (g.key.clone(), g.count)));
+            let Some(last) = page.groups.last() else {
+                break;
+            };
+            after = Some(CountCursor {
+                count: last.count,
+                key: last.key.clone(),
+            });
+            if !page.has_next_page {
+                break;
+            }
+        }
+        assert_eq!(seen, sorted);
     }
 }

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError};
+use async_graphql_axum::GraphQLResponse;
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -53,6 +53,7 @@ use crate::telemetry::exporter::ScrapeSources;
 use crate::telemetry::request_log::RequestLog;
 use crate::{checkpoint, dashboard, db, graphiql, processing};
 
+mod body;
 mod connections;
 mod descriptors;
 mod export;
@@ -62,6 +63,7 @@ pub mod metrics;
 mod nesting;
 mod websocket;
 
+use body::GraphQlBody;
 pub use layers::with_layers;
 use layers::{body_too_large, error_response};
 use nesting::nesting_depth;
@@ -262,7 +264,7 @@ async fn graphql(
     State(state): State<HttpState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+    request: Result<GraphQlBody, GraphQLRejection>,
 ) -> Response {
     let started = Instant::now();
     let request_id = crate::telemetry::request_id();
@@ -279,11 +281,11 @@ async fn answer_graphql(
     state: HttpState,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    request: Result<GraphQLBatchRequest, GraphQLRejection>,
+    request: Result<GraphQlBody, GraphQLRejection>,
     log: &Arc<RequestLog>,
 ) -> Response {
     let request = match request {
-        Ok(request) => request.into_inner(),
+        Ok(GraphQlBody(request)) => request,
         Err(rejection) => return unparsable_request(rejection, state.max_body_bytes, log),
     };
     log.set_operation(operation_names(&request));

@@ -128,8 +128,8 @@ async fn export_then_import_into_an_empty_database_gives_identical_events_sessio
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.lines().count(), 41);
 
-    let target_dir = tempfile::tempdir().unwrap();
-    let target = fresh_database(&target_dir).await;
+    let target_database = fresh_database().await;
+    let target = target_database.url.clone();
     let report = the_eye(&["import", out, "--app", "shop", "--database-url", &target]);
     assert!(
         report.contains("41 accepted, 0 duplicates, 0 rejected, 0 unreadable"),

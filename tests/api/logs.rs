@@ -16,8 +16,8 @@ const MARKER: &str = "payload-text-that-must-not-be-logged";
 
 #[tokio::test]
 async fn json_logs_have_one_line_per_request_and_name_its_id_in_the_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database(&dir).await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let db = connect_migrated(&database_url).await;
     let key = keys::create_key(&db, "log shop", Scopes::of([Scope::Ingest]))
         .await

@@ -139,8 +139,8 @@ async fn upgrading_moves_unprocessed_events_into_the_queue() {
 
     // A database as the previous release left it: one event already aggregated, two waiting
     // behind the old `processed` flag.
-    let dir = tempfile::tempdir().unwrap();
-    let url = crate::helpers::fresh_database(&dir).await;
+    let database = crate::helpers::fresh_database().await;
+    let url = database.url.clone();
     let db = sea_orm::Database::connect(&url).await.unwrap();
     Migrator::up(&db, Some(4)).await.unwrap();
     for statement in [

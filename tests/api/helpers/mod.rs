@@ -28,9 +28,10 @@ pub struct TestApp {
     pub read_key: String,
     pub database_url: String,
     pub clock: Option<ManualClock>,
-    _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Last, so it is dropped after the connections above.
+    _database: TestDatabase,
 }
 
 /// Spawns the app with default settings, except that the background job only runs on demand.
@@ -57,8 +58,8 @@ pub async fn spawn_app_at_with(
 }
 
 async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = fresh_database(&dir).await;
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let mut settings = Settings::default();
     settings.database.database_url = database_url.clone();
     settings.processing.process_interval_ms = 3_600_000;
@@ -103,9 +104,9 @@ async fn spawn(configure: impl FnOnce(&mut Settings), clock: Option<ManualClock>
         read_key,
         database_url,
         clock,
-        _dir: dir,
         stop: Some(stop),
         server: Some(server),
+        _database: database,
     }
 }
 
@@ -140,8 +141,47 @@ pub async fn connect_migrated(database_url: &str) -> DatabaseConnection {
     db
 }
 
-/// A SQLite file in `dir`, or a new PostgreSQL database when `EYE_TEST_POSTGRES_URL` is set.
-pub async fn fresh_database(dir: &TempDir) -> String {
+/// A database of one test: a SQLite file in its own temporary directory, or, when
+/// `EYE_TEST_POSTGRES_URL` is set, a new PostgreSQL database, dropped again when this is
+/// dropped, so test runs do not leave databases behind on a shared server.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: TempDir,
+    /// The server's URL and the database's name, on PostgreSQL.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        // `drop` cannot await, and the test's runtime may be the one blocked here: drop the
+        // database from a thread of its own. `WITH (FORCE)` ends the connections the test's
+        // server may still hold.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(&base).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("could not drop a test database: {err}");
+        }
+    }
+}
+
+/// A fresh database for one test (see [`TestDatabase`]).
+pub async fn fresh_database() -> TestDatabase {
+    let dir = tempfile::tempdir().expect("temp dir");
     match std::env::var("EYE_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
             let admin = sea_orm::Database::connect(&base)
@@ -153,9 +193,17 @@ pub async fn fresh_database(dir: &TempDir) -> String {
                 .await
                 .expect("create test database");
             let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-            format!("{prefix}/{name}")
+            TestDatabase {
+                url: format!("{prefix}/{name}"),
+                _dir: dir,
+                postgres: Some((base, name)),
+            }
         }
-        _ => format!("sqlite://{}?mode=rwc", dir.path().join("eye.db").display()),
+        _ => TestDatabase {
+            url: format!("sqlite://{}?mode=rwc", dir.path().join("eye.db").display()),
+            _dir: dir,
+            postgres: None,
+        },
     }
 }
 

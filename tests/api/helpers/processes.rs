@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::Value;
 use the_eye::auth::{Scope, Scopes, keys};
 
-use super::{connect_migrated, encoded, fresh_database};
+use super::{TestDatabase, connect_migrated, encoded, fresh_database};
 
 /// A `the-eye serve` process.
 pub struct ServerProcess {
@@ -135,13 +135,13 @@ pub struct Fixture {
     pub ingest_key: String,
     pub admin_key: String,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 impl Fixture {
     pub async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = fresh_database(&dir).await;
+        let database = fresh_database().await;
+        let database_url = database.url.clone();
         let db = connect_migrated(&database_url).await;
         let ingest_key = keys::create_key(&db, "shop", Scopes::of([Scope::Ingest]))
             .await
@@ -161,7 +161,7 @@ impl Fixture {
             ingest_key,
             admin_key,
             http,
-            _dir: dir,
+            _database: database,
         }
     }
 
