@@ -35,6 +35,9 @@ impl<S: Send + Sync> FromRequest<S> for GraphQlBody {
     }
 }
 
+/// The media type prefix of the bodies left to async-graphql-axum.
+const MULTIPART: &str = "multipart/";
+
 /// Whether the body is JSON: what async-graphql assumes without a `Content-Type`, and any
 /// type but multipart (async-graphql reads those as JSON too).
 fn is_json(request: &Request) -> bool {
@@ -45,13 +48,13 @@ fn is_json(request: &Request) -> bool {
         .is_none_or(|value| {
             !value
                 .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/")
+                .get(..MULTIPART.len())
+                .is_some_and(|kind| kind.eq_ignore_ascii_case(MULTIPART))
         })
 }
 
 /// One operation, or a batch when the document is a JSON array.
-pub(super) fn parse_json(body: &[u8]) -> Result<BatchRequest, ParseRequestError> {
+fn parse_json(body: &[u8]) -> Result<BatchRequest, ParseRequestError> {
     let invalid = |err: serde_json::Error| ParseRequestError::InvalidRequest(Box::new(err));
     match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
         Some(b'[') => serde_json::from_slice::<Vec<Operation>>(body)
