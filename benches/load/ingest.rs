@@ -8,6 +8,7 @@
 //! `--concurrency` caps the requests in flight, and time spent waiting for that cap counts too.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use the_eye_client::record_events::RecordEventsRecordEvents;
 
 use crate::baseline::{self, BaselineArgs};
 use crate::client::{Gql, code};
+use crate::cost::device_written;
 use crate::events::{Clock, EventGen, Mix, Sent};
 use crate::stats::Latencies;
 use crate::subscribers::{Pace, Subscribers};
@@ -145,6 +147,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let storage = storage_dir(&target, db.as_ref()).await;
+    let device_before = storage.as_deref().and_then(device_written);
     let usage_before = target.usage();
     let wal_before = match &db {
         Some(db) => wal_bytes(db).await,
@@ -191,6 +195,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .usage()
         .zip(usage_before)
         .map(|(after, before)| after.since(&before));
+    let device = storage
+        .as_deref()
+        .and_then(device_written)
+        .zip(device_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let wal = match &db {
         Some(db) => wal_bytes(db)
             .await
@@ -239,6 +248,14 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         ),
         None => println!("server cost: n/a (external server)"),
     }
+    if let Some(device) = device {
+        println!(
+            "storage: {:.0} bytes per acknowledged event reached the database's disk ({:.1} MB, \
+             the device's own count after sync, every writer on it included)",
+            device as f64 / tally.acked.max(1) as f64,
+            device as f64 / 1e6
+        );
+    }
     if let Some(wal) = wal {
         println!(
             "PostgreSQL WAL (pg_stat_wal, whole cluster): {:.0} bytes per acknowledged event \
@@ -276,6 +293,26 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 
 /// WAL bytes the PostgreSQL cluster has generated since its statistics were reset (`None` on
 /// SQLite or before PostgreSQL 14).
+/// A directory on the block device that holds the database: the SQLite file's own, or
+/// PostgreSQL's data directory when the server runs on this machine (asked of the server; as
+/// root, its owner's permissions do not stop `sync -f`). `None` when neither is at hand.
+async fn storage_dir(target: &Target, db: Option<&DatabaseConnection>) -> Option<PathBuf> {
+    if let Some(file) = target.sqlite_path() {
+        return file.parent().map(Path::to_path_buf).filter(|d| d.exists());
+    }
+    let db = db?;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return None;
+    }
+    let sql = "SELECT current_setting('data_directory') AS dir";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .ok()??;
+    let dir = PathBuf::from(row.try_get::<String>("", "dir").ok()?);
+    dir.exists().then_some(dir)
+}
+
 async fn wal_bytes(db: &DatabaseConnection) -> Option<u64> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return None;

@@ -114,6 +114,16 @@ impl Target {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The SQLite database file, when the database is one (`None` for PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url.as_deref()?;
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next()?;
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
     /// The spawned server's bytes written and CPU time so far (`None` for an external server).
     pub fn usage(&self) -> Option<crate::cost::Usage> {
         crate::cost::Usage::of(self.pid()?)

@@ -92,6 +92,15 @@ async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), Db
     // On SQLite the step holds the write lock from its start, so the queue it reads is the
     // queue it deletes from (see `claim`).
     let txn = crate::db::begin_writing(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // The step's commit does not wait for its WAL to reach the disk. A crash can lose only
+        // whole steps, the queue rows they claimed with them, so those events are claimed and
+        // counted again: exactness never depended on this commit being durable. Ingest's
+        // commits, which are acknowledged to clients, keep waiting for their flush (and with
+        // it for every earlier record, this step's included).
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
     let claimed = claim(&txn, batch_size.max(1)).await?;
     if claimed.is_empty() {
         txn.commit().await?;
