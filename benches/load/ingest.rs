@@ -8,7 +8,7 @@
 //! `--concurrency` caps the requests in flight, and time spent waiting for that cap counts too.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -291,14 +291,17 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// WAL bytes the PostgreSQL cluster has generated since its statistics were reset (`None` on
-/// SQLite or before PostgreSQL 14).
 /// A directory on the block device that holds the database: the SQLite file's own, or
 /// PostgreSQL's data directory when the server runs on this machine (asked of the server; as
 /// root, its owner's permissions do not stop `sync -f`). `None` when neither is at hand.
 async fn storage_dir(target: &Target, db: Option<&DatabaseConnection>) -> Option<PathBuf> {
     if let Some(file) = target.sqlite_path() {
-        return file.parent().map(Path::to_path_buf).filter(|d| d.exists());
+        // A bare file name (`sqlite://bench.db`) lives in the working directory.
+        let dir = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        return dir.exists().then_some(dir);
     }
     let db = db?;
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
@@ -313,6 +316,8 @@ async fn storage_dir(target: &Target, db: Option<&DatabaseConnection>) -> Option
     dir.exists().then_some(dir)
 }
 
+/// WAL bytes the PostgreSQL cluster has generated since its statistics were reset (`None` on
+/// SQLite or before PostgreSQL 14).
 async fn wal_bytes(db: &DatabaseConnection) -> Option<u64> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return None;
