@@ -7,8 +7,9 @@
 //!
 //! `write_bytes` is charged when a page of the page cache turns dirty, for the whole folio the
 //! page belongs to. Kernels that cache files in large folios (ext4 on Linux 6.18 here) charge
-//! a 4 KiB write into a clean 64 KiB folio as 64 KiB, so for SQLite's scattered page writes it
-//! can count several times what reaches the disk. [`device_written`] reads what the disk
+//! a 4 KiB write into a clean folio of several pages as the whole folio, so for SQLite's
+//! scattered page writes it can count several times what reaches the disk (four times on a
+//! 1M-event database in BENCHMARKS.md, session 11). [`device_written`] reads what the disk
 //! itself was asked to write instead.
 
 use std::os::unix::fs::MetadataExt;
