@@ -303,31 +303,29 @@ async fn storage_dir(target: &Target, db: Option<&DatabaseConnection>) -> Option
         };
         return dir.exists().then_some(dir);
     }
-    let db = db?;
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return None;
-    }
-    let sql = "SELECT current_setting('data_directory') AS dir";
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .ok()??;
-    let dir = PathBuf::from(row.try_get::<String>("", "dir").ok()?);
+    let sql = "SELECT current_setting('data_directory') AS v";
+    let dir = PathBuf::from(postgres_value::<String>(db?, sql).await?);
     dir.exists().then_some(dir)
 }
 
 /// WAL bytes the PostgreSQL cluster has generated since its statistics were reset (`None` on
 /// SQLite or before PostgreSQL 14).
 async fn wal_bytes(db: &DatabaseConnection) -> Option<u64> {
+    let sql = "SELECT wal_bytes::bigint AS v FROM pg_stat_wal";
+    postgres_value::<i64>(db, sql).await.map(|b| b as u64)
+}
+
+/// Column `v` of the one row `sql` returns, on PostgreSQL only (`None` on SQLite, or when the
+/// statement fails).
+async fn postgres_value<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> Option<T> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return None;
     }
-    let sql = "SELECT wal_bytes::bigint AS wal_bytes FROM pg_stat_wal";
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .ok()??;
-    row.try_get::<i64>("", "wal_bytes").ok().map(|b| b as u64)
+    row.try_get::<T>("", "v").ok()
 }
 
 fn describe(args: &IngestArgs) -> String {
