@@ -25,6 +25,7 @@ use crate::baseline::{self, BaselineArgs};
 use crate::client::{Gql, code};
 use crate::cost::device_written;
 use crate::events::{Clock, EventGen, Mix, Sent};
+use crate::pg_waits;
 use crate::stats::Latencies;
 use crate::subscribers::{Pace, Subscribers};
 use crate::target::{Target, TargetArgs};
@@ -133,7 +134,16 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let generator = Arc::new(Mutex::new(EventGen::new(mix, &run_id, 42)));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let (stop, stopped) = watch::channel(false);
-    let watcher = tokio::spawn(watch_job(db.clone(), target.pid(), stopped));
+    let watcher = tokio::spawn(watch_job(db.clone(), target.pid(), stopped.clone()));
+    // PostgreSQL's backends are sampled on a connection of their own, so that the job watcher's
+    // statements do not delay the samples.
+    let waits = match &target.database_url {
+        Some(url) if url.starts_with("postgres") => Some(tokio::spawn(pg_waits::sample(
+            watch_connection(url).await?,
+            stopped,
+        ))),
+        _ => None,
+    };
     let subscribers = if args.subscribers > 0 {
         Some(
             Subscribers::start(
@@ -164,6 +174,10 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     }
     let _ = stop.send(true);
     let watched = watcher.await?;
+    let waits = match waits {
+        Some(sampler) => sampler.await?,
+        None => None,
+    };
     let tally = std::mem::take(&mut *tally.lock().unwrap());
     let sent = generator.lock().unwrap().sent;
     let last = tally.last_answer.unwrap_or(started);
@@ -262,6 +276,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
              ({:.1} MB)",
             wal as f64 / tally.acked.max(1) as f64,
             wal as f64 / 1e6
+        );
+    }
+    if let Some(waits) = waits {
+        println!(
+            "PostgreSQL backends of this database during the load, on average: {}",
+            waits.summary()
         );
     }
     println!(

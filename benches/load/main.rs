@@ -2,7 +2,8 @@
 //!
 //! - `ingest`: `recordEvents` load at an offered rate or at saturation, ack latency, processing
 //!   lag, errors by code, server memory, bytes written and CPU per event, the raw no-index
-//!   rate of the same machine, and a check that what was acknowledged was stored;
+//!   rate of the same machine, what PostgreSQL's backends were doing (running, waiting on
+//!   locks, the disk or the service), and a check that what was acknowledged was stored;
 //! - `generate`: an NDJSON file of historical events, to seed a database with `the-eye import`;
 //! - `query`: latency of the data team's queries on a seeded database;
 //! - `baseline`: the same rows inserted straight into SQLite, to compare the service with what
@@ -14,6 +15,7 @@ mod cost;
 mod events;
 mod generate;
 mod ingest;
+mod pg_waits;
 mod query;
 mod stats;
 mod subscribers;
