@@ -137,11 +137,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let watcher = tokio::spawn(watch_job(db.clone(), target.pid(), stopped.clone()));
     // PostgreSQL's backends are sampled on a connection of their own, so that the job watcher's
     // statements do not delay the samples.
-    let waits = match &target.database_url {
-        Some(url) if url.starts_with("postgres") => Some(tokio::spawn(pg_waits::sample(
-            watch_connection(url).await?,
-            stopped,
-        ))),
+    let waits = match (&target.database_url, &db) {
+        (Some(url), Some(db)) if db.get_database_backend() == sea_orm::DbBackend::Postgres => {
+            let sampler = watch_connection(url).await?;
+            Some(tokio::spawn(pg_waits::sample(sampler, stopped)))
+        }
         _ => None,
     };
     let subscribers = if args.subscribers > 0 {
@@ -175,7 +175,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let watched = watcher.await?;
     let waits = match waits {
-        Some(sampler) => sampler.await?,
+        Some(sampler) => Some(sampler.await?),
         None => None,
     };
     let tally = std::mem::take(&mut *tally.lock().unwrap());

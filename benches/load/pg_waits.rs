@@ -33,18 +33,15 @@ const SAMPLE: &str = "SELECT CASE WHEN state = 'active' \
      WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' \
      GROUP BY 1";
 
-/// Samples `db` (a PostgreSQL connection of its own) until `stopped`; `None` on SQLite.
-pub async fn sample(db: DatabaseConnection, mut stopped: watch::Receiver<bool>) -> Option<Waits> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return None;
-    }
+/// Samples `db` (a PostgreSQL connection of its own) until `stopped`.
+pub async fn sample(db: DatabaseConnection, mut stopped: watch::Receiver<bool>) -> Waits {
     let mut waits = Waits::default();
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stopped.changed() => return Some(waits),
+            _ = stopped.changed() => return waits,
         }
         let statement = Statement::from_string(DbBackend::Postgres, SAMPLE);
         let Ok(rows) = db.query_all_raw(statement).await else {
