@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryTrait};
 use tokio::sync::{broadcast, watch};
 
 use crate::entities::{event_errors, events};
@@ -330,12 +330,13 @@ async fn relay(
     let mut recorded: HashMap<i64, events::Model> = if seqs.is_empty() {
         HashMap::new()
     } else {
-        events::Entity::find()
+        let rows = events::Entity::find()
             .filter(events::Column::Seq.is_in(seqs))
-            .all(db)
+            .build(db.get_database_backend());
+        crate::query::events::read_listed(db, rows, "r.seq")
             .await?
             .into_iter()
-            .map(|e| (e.seq, e))
+            .map(|listed| (listed.event.seq, listed.event))
             .collect()
     };
     let mut rejected: HashMap<i64, event_errors::Model> = if error_ids.is_empty() {

@@ -166,7 +166,8 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
                     .bind(r.category.as_str())
                     .bind(r.name.as_str())
                     .bind(r.data.as_str())
-                    .bind(r.timestamp)
+                    // Event time as the service stores it on SQLite (`the_eye::db::event_time`).
+                    .bind(r.timestamp.timestamp_micros())
                     .bind(received_at);
             }
             let seqs = query.fetch_all(&mut *tx).await.context("inserting rows")?;

@@ -2,9 +2,10 @@
 //!
 //! Every migration is written once for both supported databases: SQLite (the embedded default)
 //! and PostgreSQL (production). Types are chosen so that each maps to the natural native type on
-//! both: `jsonb` / JSON text for payloads, `timestamptz` / RFC 3339 text for instants, `bigint` /
-//! `INTEGER PRIMARY KEY` for the ingest sequence. Raw SQL is used only where both dialects share
-//! the syntax (partial indexes, the queue table).
+//! both: `jsonb` / JSON text for payloads, `timestamptz` / RFC 3339 text for instants (event time
+//! is an integer of microseconds on SQLite since `m20261201_000001`), `bigint` / `INTEGER
+//! PRIMARY KEY` for the ingest sequence. Raw SQL is used only where both dialects share the
+//! syntax (partial indexes, the queue table).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ mod m20261127_000003_application_allowlists;
 mod m20261127_000004_index_sessions_by_count;
 mod m20261127_000005_event_queue;
 mod m20261130_000001_data_lifecycle;
+mod m20261201_000001_integer_event_time;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
 pub struct Migrator;
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_index_sessions_by_count::Migration),
             Box::new(m20261127_000005_event_queue::Migration),
             Box::new(m20261130_000001_data_lifecycle::Migration),
+            Box::new(m20261201_000001_integer_event_time::Migration),
         ]
     }
 }

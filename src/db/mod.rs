@@ -2,12 +2,14 @@
 //! - `connect`: opening the pool and SQLite's one write connection, migrating, and beginning a
 //!   transaction that writes;
 //! - `errors`: which failures are worth a retry;
+//! - `event_time`: how event time is bound and read (integer microseconds on SQLite);
 //! - `json_page`: reading a page of rows as one row, a JSON array;
 //! - `redact`: URLs without their password, for logs;
 //! - `sql`: the builder of hand-written statements shared by both backends.
 
 mod connect;
 mod errors;
+mod event_time;
 mod json_page;
 mod redact;
 mod sql;
@@ -17,6 +19,9 @@ pub use connect::{
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};
+pub use event_time::{
+    JsonEventTime, event_time, from_micros, read_event_time, read_event_time_opt,
+};
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
 pub use sql::Sql;

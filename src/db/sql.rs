@@ -40,6 +40,12 @@ impl Sql {
         self
     }
 
+    /// Appends a placeholder bound to the event time `at`, as the backend stores it (see
+    /// [`crate::db::event_time`]).
+    pub fn bind_time(&mut self, at: chrono::DateTime<chrono::Utc>) -> &mut Self {
+        self.bind(super::event_time(self.backend, at))
+    }
+
     /// Appends `(v1, v2, …)`, each value bound (`values` must not be empty).
     pub fn bind_list<V: Into<Value> + Clone>(&mut self, values: &[V]) -> &mut Self {
         self.push("(");

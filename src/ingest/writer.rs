@@ -424,7 +424,7 @@ async fn insert_events(
             e.category().as_str().to_owned().into(),
             e.name().as_str().to_owned().into(),
             data,
-            e.timestamp().into(),
+            crate::db::event_time(backend, e.timestamp()).into(),
             row.received_at.into(),
         ];
         match row.seq {

@@ -130,7 +130,7 @@ fn stored_event(row: &QueryResult) -> Result<StoredEvent, DbErr> {
             session_id: row.try_get("", "session_id")?,
             category: row.try_get("", "category")?,
             name: row.try_get("", "name")?,
-            timestamp: row.try_get("", "timestamp")?,
+            timestamp: crate::db::read_event_time(row, "timestamp")?,
         },
     })
 }
@@ -243,6 +243,11 @@ async fn tidy(
     .await?;
     let mut hours = hours.to_vec();
     hours.dedup();
+    let backend = txn.get_database_backend();
+    let hours: Vec<sea_orm::Value> = hours
+        .into_iter()
+        .map(|hour| crate::db::event_time(backend, hour))
+        .collect();
     deleted.type_counts_hourly = delete_in(
         txn,
         "DELETE FROM type_counts_hourly WHERE event_count <= 0 AND bucket_start IN ",

@@ -165,7 +165,7 @@ impl Exporter {
                 events::Column::Category,
                 events::Column::Name,
             ])
-            .filter(filter_condition(&self.filter.events))
+            .filter(filter_condition(backend, &self.filter.events))
             .order_by_asc(events::Column::Seq)
             .limit(limit);
         for (column, expr) in stored_text_columns(backend) {
@@ -281,7 +281,9 @@ struct StoredRow {
 }
 
 /// The columns read as text, with the expression that reads each on `backend`. SQLite stores
-/// them as text already; PostgreSQL prints `timestamptz` in the export's own format.
+/// them as text already but for event time, an integer of microseconds (see
+/// [`crate::db::event_time`]) read here as its digits; PostgreSQL prints `timestamptz` in the
+/// export's own format.
 fn stored_text_columns(backend: DbBackend) -> [(&'static str, &'static str); 3] {
     match backend {
         DbBackend::Postgres => [
@@ -297,7 +299,7 @@ fn stored_text_columns(backend: DbBackend) -> [(&'static str, &'static str); 3] 
         ],
         _ => [
             ("data", "data"),
-            ("timestamp", "\"timestamp\""),
+            ("timestamp", "CAST(\"timestamp\" AS TEXT)"),
             ("received_at", "received_at"),
         ],
     }
@@ -305,11 +307,16 @@ fn stored_text_columns(backend: DbBackend) -> [(&'static str, &'static str); 3] 
 
 /// A stored instant in the export's format ([`format_timestamp`]: microseconds, `Z`).
 ///
-/// Stored text in UTC (`2026-11-30T07:00:00.5+00:00`, `…Z`, with 0 to 9 digits of fraction)
+/// SQLite's event time comes as the digits of its microseconds. Stored text in UTC (`2026-11-30T07:00:00.5+00:00`, `…Z`, with 0 to 9 digits of fraction)
 /// is rewritten without parsing a date: the fraction cut or padded to six digits, as
 /// `format_timestamp` truncates. Anything else goes through [`parse_timestamp`].
 fn export_timestamp(stored: &str) -> AppResult<String> {
     const SECONDS: usize = "2026-11-30T07:00:00".len();
+    if let Ok(micros) = stored.parse::<i64>() {
+        let at = crate::db::from_micros(micros)
+            .map_err(|e| AppError::internal("reading an event's stored timestamp", e))?;
+        return Ok(format_timestamp(&at));
+    }
     let utc = stored
         .strip_suffix("+00:00")
         .or_else(|| stored.strip_suffix('Z'))
@@ -392,6 +399,10 @@ mod tests {
                 "2026-11-30T07:00:00.250000Z",
             ),
             ("2026-11-30T08:00:00+01:00", "2026-11-30T07:00:00.000000Z"),
+            // SQLite's event time: microseconds since 1970.
+            ("1796022000000000", "2026-11-30T07:00:00.000000Z"),
+            ("1796022000123456", "2026-11-30T07:00:00.123456Z"),
+            ("-1", "1969-12-31T23:59:59.999999Z"),
         ] {
             assert_eq!(export_timestamp(stored).unwrap(), exported, "{stored}");
         }

@@ -165,7 +165,7 @@ async fn old_events_step(
     ))
     .bind(application_id)
     .push(" AND timestamp < ")
-    .bind(cutoff)
+    .bind_time(cutoff)
     .push(" ORDER BY timestamp, seq LIMIT ")
     .bind(batch as i64);
     lock_skipping(&mut sql);

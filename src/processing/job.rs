@@ -20,8 +20,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::aggregate::{ClaimedEvent, Deltas};
-use crate::db::{Sql, as_json_page, read_json_rows};
-use crate::domain::parse_timestamp;
+use crate::db::{JsonEventTime, Sql, as_json_page, read_event_time, read_json_rows};
 use crate::error::AppResult;
 use crate::telemetry::meters;
 
@@ -148,7 +147,7 @@ async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<Claime
                 session_id: row.try_get("", "session_id")?,
                 category: row.try_get("", "category")?,
                 name: row.try_get("", "name")?,
-                timestamp: row.try_get("", "timestamp")?,
+                timestamp: read_event_time(&row, "timestamp")?,
             });
         }
     }
@@ -163,7 +162,7 @@ type QueuedRow = (
     Option<String>,
     Option<String>,
     Option<String>,
-    Option<String>,
+    Option<JsonEventTime>,
 );
 
 /// Claims on SQLite: reads the oldest `batch_size` queue entries with their events as one JSON
@@ -192,15 +191,12 @@ async fn claim_on_sqlite(
         if let (_, Some(application_id), Some(session_id), Some(category), Some(name), Some(at)) =
             row
         {
-            let timestamp = parse_timestamp(&at).map_err(|e| {
-                DbErr::Custom(format!("reading a claimed event's timestamp: {}", e.0))
-            })?;
             claimed.push(ClaimedEvent {
                 application_id,
                 session_id,
                 category,
                 name,
-                timestamp,
+                timestamp: at.0,
             });
         }
     }
@@ -253,9 +249,9 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
         |sql, (id, d)| {
             sql.bind(id.as_str())
                 .push(", ")
-                .bind(d.first_seen)
+                .bind_time(d.first_seen)
                 .push(", ");
-            sql.bind(d.last_seen).push(", ").bind(d.count);
+            sql.bind_time(d.last_seen).push(", ").bind(d.count);
         },
         " ON CONFLICT (session_id) DO UPDATE SET \
          first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
@@ -297,7 +293,7 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
         "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES ",
         &hourly,
         |sql, ((bucket, category, name), count)| {
-            sql.bind(*bucket).push(", ").bind(category.as_str());
+            sql.bind_time(*bucket).push(", ").bind(category.as_str());
             sql.push(", ").bind(name.as_str()).push(", ").bind(**count);
         },
         " ON CONFLICT (bucket_start, category, name) DO UPDATE SET \

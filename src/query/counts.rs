@@ -277,11 +277,11 @@ pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
     sql.push("SELECT json_group_array(session_id) AS page FROM (SELECT session_id FROM events WHERE 1 = 1");
     push_type_filter(&mut sql, filter);
     if let Some(from) = filter.from {
-        sql.push(" AND timestamp >= ").bind(from);
+        sql.push(" AND timestamp >= ").bind_time(from);
     }
     // Exclusive end one microsecond after `to`, as in [`counts_statement`].
     if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
-        sql.push(" AND timestamp < ").bind(until);
+        sql.push(" AND timestamp < ").bind_time(until);
     }
     // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
     sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
@@ -391,10 +391,10 @@ fn aggregate_part(
     push_type_filter(sql, filter);
     if let Some(hours) = hours {
         if let Some(from) = hours.from {
-            sql.push(" AND bucket_start >= ").bind(from);
+            sql.push(" AND bucket_start >= ").bind_time(from);
         }
         if let Some(until) = hours.until {
-            sql.push(" AND bucket_start < ").bind(until);
+            sql.push(" AND bucket_start < ").bind_time(until);
         }
     }
 }
@@ -462,10 +462,10 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
     }
     push_type_filter(sql, filter);
     if let Some(from) = range.from {
-        sql.push(" AND timestamp >= ").bind(from);
+        sql.push(" AND timestamp >= ").bind_time(from);
     }
     if let Some(until) = range.until {
-        sql.push(" AND timestamp < ").bind(until);
+        sql.push(" AND timestamp < ").bind_time(until);
     }
     sql.push(&format!(" GROUP BY {key}"));
 }
@@ -496,19 +496,19 @@ fn per_key_counts(
     sql.push(&format!(
         "SELECT k, c FROM (SELECT keys.k AS k, (SELECT COUNT(*) FROM events WHERE {key} = keys.k"
     ));
-    sql.push(" AND timestamp >= ").bind(from);
-    sql.push(" AND timestamp < ").bind(until);
+    sql.push(" AND timestamp >= ").bind_time(from);
+    sql.push(" AND timestamp < ").bind_time(until);
     sql.push(&format!(
         ") AS c FROM (SELECT {key} AS k FROM type_counts_hourly WHERE bucket_start >= "
     ));
-    sql.bind(hour_of(from));
-    sql.push(" AND bucket_start < ").bind(until);
+    sql.bind_time(hour_of(from));
+    sql.push(" AND bucket_start < ").bind_time(until);
     push_type_filter(sql, filter);
     // `event_queue` has no column but `seq`, so the names below are those of `events`.
     sql.push(&format!(" UNION SELECT {key} AS k FROM "));
     sql.push(unprocessed_events(sql.backend()));
-    sql.push(" WHERE timestamp >= ").bind(from);
-    sql.push(" AND timestamp < ").bind(until);
+    sql.push(" WHERE timestamp >= ").bind_time(from);
+    sql.push(" AND timestamp < ").bind_time(until);
     push_type_filter(sql, filter);
     // The fence keeps the subquery from being merged into the `WHERE c > 0` around it, which
     // would count each key twice over (once for the filter, once for the value).

@@ -5,19 +5,17 @@
 //! A page comes back from the database as one row (see [`crate::db::as_json_page`]), each
 //! event with its application's name.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::Deserialize;
 
 use super::cursor::Cursor;
 use super::{EventFilter, Page};
-use crate::db::{as_json_page, json_column, read_json_page};
-use crate::domain::parse_timestamp;
+use crate::db::{JsonEventTime, as_json_page, event_time, json_column, read_json_rows};
 use crate::entities::events::{self, Column};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Sort order of an event list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,8 +27,8 @@ pub enum EventOrder {
     TimestampDesc,
 }
 
-/// The SQL condition for `filter`.
-pub fn filter_condition(filter: &EventFilter) -> Condition {
+/// The SQL condition for `filter`, with instants bound as `backend` stores event time.
+pub fn filter_condition(backend: DbBackend, filter: &EventFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(session) = &filter.session_id {
         cond = cond.add(Column::SessionId.eq(session.as_str()));
@@ -42,32 +40,36 @@ pub fn filter_condition(filter: &EventFilter) -> Condition {
         cond = cond.add(Column::Name.eq(name.as_str()));
     }
     if let Some(from) = filter.from {
-        cond = cond.add(Column::Timestamp.gte(from));
+        cond = cond.add(Column::Timestamp.gte(event_time(backend, from)));
     }
     if let Some(to) = filter.to {
-        cond = cond.add(Column::Timestamp.lte(to));
+        cond = cond.add(Column::Timestamp.lte(event_time(backend, to)));
     }
     cond
 }
 
 /// The query behind [`list_events`], without its limit (exposed so tests can check its plan).
 pub fn select_events(
+    backend: DbBackend,
     filter: &EventFilter,
     order: EventOrder,
     after: Option<Cursor>,
 ) -> Select<events::Entity> {
-    let mut cond = filter_condition(filter);
+    let mut cond = filter_condition(backend, filter);
     if let Some(after) = after {
+        let at = event_time(backend, after.at);
         let (ts_past, seq_past) = match order {
-            EventOrder::TimestampAsc => (Column::Timestamp.gt(after.at), Column::Seq.gt(after.id)),
-            EventOrder::TimestampDesc => (Column::Timestamp.lt(after.at), Column::Seq.lt(after.id)),
+            EventOrder::TimestampAsc => {
+                (Column::Timestamp.gt(at.clone()), Column::Seq.gt(after.id))
+            }
+            EventOrder::TimestampDesc => {
+                (Column::Timestamp.lt(at.clone()), Column::Seq.lt(after.id))
+            }
         };
         cond = cond.add(
-            Condition::any().add(ts_past).add(
-                Condition::all()
-                    .add(Column::Timestamp.eq(after.at))
-                    .add(seq_past),
-            ),
+            Condition::any()
+                .add(ts_past)
+                .add(Condition::all().add(Column::Timestamp.eq(at)).add(seq_past)),
         );
     }
     let query = events::Entity::find().filter(cond);
@@ -103,13 +105,28 @@ pub async fn list_events(
         return Ok(Page::from_one_more(Vec::new(), 0));
     }
     let backend = db.get_database_backend();
-    let rows = select_events(filter, order, after)
+    let rows = select_events(backend, filter, order, after)
         .limit(first + 1)
         .build(backend);
     let direction = match order {
         EventOrder::TimestampAsc => "ASC",
         EventOrder::TimestampDesc => "DESC",
     };
+    let order = format!("r.timestamp {direction}, r.seq {direction}");
+    let items = read_listed(db, rows, &order).await?;
+    Ok(Page::from_one_more(items, first))
+}
+
+/// The events that `rows` (a `SELECT` of `events`' columns) returns, each with its
+/// application's name, in `order` (SQL over the rows as `r`), read as one JSON row (see
+/// [`crate::db::as_json_page`]). Every read of whole events goes through here, so each
+/// backend's encoding of event time is read the same way.
+pub async fn read_listed(
+    db: &impl ConnectionTrait,
+    rows: Statement,
+    order: &str,
+) -> Result<Vec<ListedEvent>, DbErr> {
+    let backend = rows.db_backend;
     let columns = format!(
         "r.seq, r.event_id, r.application_id, r.session_id, r.category, r.name, {}, \
          r.timestamp, r.received_at, a.name",
@@ -119,14 +136,13 @@ pub async fn list_events(
         rows,
         &columns,
         "LEFT JOIN applications a ON a.id = r.application_id",
-        &format!("r.timestamp {direction}, r.seq {direction}"),
+        order,
     );
-    let items = read_json_page::<PageRow>(db, page, "reading a page of events")
+    Ok(read_json_rows::<PageRow>(db, page, "a page of events")
         .await?
         .into_iter()
         .map(PageRow::into_listed)
-        .collect::<AppResult<Vec<_>>>()?;
-    Ok(Page::from_one_more(items, first))
+        .collect())
 }
 
 /// One event of a page, as [`list_events`] reads it: a JSON array in field order.
@@ -139,17 +155,18 @@ struct PageRow {
     category: String,
     name: String,
     data: serde_json::Value,
-    timestamp: String,
-    received_at: String,
+    timestamp: JsonEventTime,
+    /// A record time, text on both backends; read as event time is, since that accepts text.
+    received_at: JsonEventTime,
     application_name: Option<String>,
 }
 
 impl PageRow {
-    fn into_listed(self) -> AppResult<ListedEvent> {
-        Ok(ListedEvent {
+    fn into_listed(self) -> ListedEvent {
+        ListedEvent {
             event: events::Model {
-                timestamp: stored_instant(&self.timestamp)?,
-                received_at: stored_instant(&self.received_at)?,
+                timestamp: self.timestamp.0,
+                received_at: self.received_at.0,
                 seq: self.seq,
                 event_id: self.event_id,
                 application_id: self.application_id,
@@ -160,14 +177,8 @@ impl PageRow {
             },
             // No row only if the foreign key were missing; shown as an empty name, as before.
             application_name: self.application_name.unwrap_or_default(),
-        })
+        }
     }
-}
-
-/// An instant as the database renders it in JSON (RFC 3339 with an offset on both backends).
-fn stored_instant(text: &str) -> AppResult<DateTime<Utc>> {
-    parse_timestamp(text)
-        .map_err(|e| AppError::internal("reading a stored instant", anyhow::anyhow!(e.0)))
 }
 
 /// The cursor pointing at `event`.
@@ -181,9 +192,14 @@ pub fn cursor_of(event: &events::Model) -> Cursor {
 /// The event with id `id`. Ids are unique per application; when several applications used
 /// the same id, the one stored first is returned.
 pub async fn find_event(db: &DatabaseConnection, id: &str) -> AppResult<Option<events::Model>> {
-    Ok(events::Entity::find()
+    let rows = events::Entity::find()
         .filter(Column::EventId.eq(id))
         .order_by_asc(Column::Seq)
-        .one(db)
-        .await?)
+        .limit(1)
+        .build(db.get_database_backend());
+    Ok(read_listed(db, rows, "r.seq")
+        .await?
+        .into_iter()
+        .next()
+        .map(|listed| listed.event))
 }

@@ -46,8 +46,8 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
     }
     Ok(Some(SessionSummary {
         session_id: id.to_string(),
-        first_seen: row.try_get("", "first_seen")?,
-        last_seen: row.try_get("", "last_seen")?,
+        first_seen: crate::db::read_event_time(&row, "first_seen")?,
+        last_seen: crate::db::read_event_time(&row, "last_seen")?,
         event_count: count.unwrap_or(0),
     }))
 }

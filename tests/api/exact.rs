@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
+use the_eye::db::read_event_time;
 
 use crate::helpers::TestApp;
 
@@ -39,7 +40,7 @@ pub async fn stored_events(app: &TestApp) -> Vec<Stored> {
             session: r.try_get("", "session_id").unwrap(),
             category: r.try_get("", "category").unwrap(),
             name: r.try_get("", "name").unwrap(),
-            at: r.try_get("", "timestamp").unwrap(),
+            at: read_event_time(r, "timestamp").unwrap(),
         })
         .collect()
 }
@@ -99,8 +100,8 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
             r.try_get("", "session_id").unwrap(),
             (
                 r.try_get("", "event_count").unwrap(),
-                r.try_get("", "first_seen").unwrap(),
-                r.try_get("", "last_seen").unwrap(),
+                read_event_time(r, "first_seen").unwrap(),
+                read_event_time(r, "last_seen").unwrap(),
             ),
         )
     })
@@ -147,7 +148,7 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
     .map(|r| {
         (
             (
-                r.try_get("", "bucket_start").unwrap(),
+                read_event_time(r, "bucket_start").unwrap(),
                 r.try_get("", "category").unwrap(),
                 r.try_get("", "name").unwrap(),
             ),

@@ -54,7 +54,7 @@ async fn the_main_queries_use_indexes() {
         Some(at("2021-01-01T09:59:59Z")),
     );
     let events = |filter: EventFilter| {
-        select_events(&filter, EventOrder::TimestampAsc, None)
+        select_events(backend, &filter, EventOrder::TimestampAsc, None)
             .limit(101)
             .build(backend)
     };

@@ -187,3 +187,152 @@ async fn upgrading_moves_unprocessed_events_into_the_queue() {
     .collect();
     assert_eq!(sessions, [("s".to_string(), 2), ("t".to_string(), 1)]);
 }
+
+/// SQLite's event time moves from the driver's text to integer microseconds
+/// (`m20261201_000001`): every format the driver wrote converts exactly, the tables keep their
+/// indexes and `events` its `AUTOINCREMENT` high-water mark, and reverting restores the text.
+#[tokio::test]
+async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    Migrator::up(&db, Some(6)).await.unwrap();
+    // (stored text, microseconds since 1970): no fraction, milli-, micro- and nanoseconds, `Z`.
+    let instants = [
+        ("2021-01-01T00:00:00+00:00", 1_609_459_200_000_000_i64),
+        ("2021-01-01T00:00:00.5+00:00", 1_609_459_200_500_000),
+        ("2021-01-01T09:15:27.243+00:00", 1_609_492_527_243_000),
+        ("2021-01-01T09:15:27.243860+00:00", 1_609_492_527_243_860),
+        ("2021-01-01T09:15:27.243860999+00:00", 1_609_492_527_243_860),
+        ("2021-01-01T09:15:27.000001Z", 1_609_492_527_000_001),
+    ];
+    let mut statements = vec![
+        "INSERT INTO applications (name, created_at) VALUES ('shop', '2021-01-01T00:00:00Z')"
+            .to_string(),
+    ];
+    for (i, (text, _)) in instants.iter().enumerate() {
+        statements.push(format!(
+            "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
+             timestamp, received_at) VALUES ('e{i}', 1, 's', 'c', 'n', '{{}}', '{text}', \
+             '2021-01-02T00:00:00+00:00')"
+        ));
+    }
+    statements.extend([
+        // The newest event was erased: its `seq` must not be handed out again.
+        "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'events'".to_string(),
+        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES \
+         ('s', '2021-01-01T00:00:00+00:00', '2021-01-01T09:15:27.243860+00:00', 6)"
+            .to_string(),
+        "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES \
+         ('2021-01-01T09:00:00+00:00', 'c', 'n', 4)"
+            .to_string(),
+    ]);
+    for statement in &statements {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let query = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let statement = sea_orm::Statement::from_string(DbBackend::Sqlite, sql);
+            db.query_all_raw(statement).await.unwrap()
+        }
+    };
+    let indexes = || async {
+        query("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .await
+            .iter()
+            .map(|row| row.try_get::<String>("", "name").unwrap())
+            .collect::<Vec<_>>()
+    };
+    let indexes_before = indexes().await;
+
+    Migrator::up(&db, None).await.unwrap();
+    let stored: Vec<(String, i64)> = query(
+        "SELECT event_id, timestamp FROM events WHERE typeof(timestamp) = 'integer' ORDER BY seq",
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "event_id").unwrap(),
+            row.try_get("", "timestamp").unwrap(),
+        )
+    })
+    .collect();
+    let expected: Vec<(String, i64)> = instants
+        .iter()
+        .enumerate()
+        .map(|(i, (_, micros))| (format!("e{i}"), *micros))
+        .collect();
+    assert_eq!(stored, expected);
+    let aggregates: Vec<(i64, i64, i64)> = query(
+        "SELECT s.first_seen AS f, s.last_seen AS l, h.bucket_start AS b \
+         FROM sessions s, type_counts_hourly h",
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "f").unwrap(),
+            row.try_get("", "l").unwrap(),
+            row.try_get("", "b").unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(
+        aggregates,
+        [(
+            1_609_459_200_000_000,
+            1_609_492_527_243_860,
+            1_609_491_600_000_000
+        )]
+    );
+    assert_eq!(
+        indexes().await,
+        indexes_before,
+        "every index is there again"
+    );
+    let high_water: Vec<i64> = query("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        .await
+        .iter()
+        .map(|row| row.try_get("", "seq").unwrap())
+        .collect();
+    assert_eq!(high_water, [40]);
+    // The service reads what the migration wrote.
+    let page = the_eye::query::events::list_events(
+        &db,
+        &the_eye::query::EventFilter::default(),
+        the_eye::query::events::EventOrder::TimestampDesc,
+        1,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.items[0].event.timestamp.timestamp_micros(),
+        1_609_492_527_243_860
+    );
+
+    // Reverting restores text that reads as the same instants.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let reverted: Vec<String> =
+        query("SELECT timestamp FROM events WHERE typeof(timestamp) = 'text' ORDER BY seq")
+            .await
+            .iter()
+            .map(|row| row.try_get("", "timestamp").unwrap())
+            .collect();
+    let micros: Vec<i64> = reverted
+        .iter()
+        .map(|t| {
+            the_eye::domain::parse_timestamp(t)
+                .unwrap()
+                .timestamp_micros()
+        })
+        .collect();
+    assert_eq!(micros, instants.iter().map(|(_, m)| *m).collect::<Vec<_>>());
+}
