@@ -3,8 +3,8 @@
 //! SQLite has no date type; until now an event's `timestamp` was stored as the driver's RFC 3339
 //! text (`2021-01-01T09:15:27.24386+00:00`, 25–32 bytes). That column is a key of five of
 //! `events`' six indexes, so each event carried it six times, and every index insert compared it
-//! as text. Now event time is an `INTEGER` of microseconds since the Unix epoch, UTC: six bytes,
-//! compared as a number, in the same order. The aggregates derived from it follow, so that they
+//! as text. Now event time is an `INTEGER` of microseconds since the Unix epoch, UTC: eight
+//! bytes, compared as a number, in the same order. The aggregates derived from it follow, so that they
 //! compare and combine with it directly: `sessions.first_seen` and `last_seen`, and
 //! `type_counts_hourly.bucket_start` (a key of its primary key). Record times (`received_at`,
 //! `created_at`, …) stay text.
@@ -13,9 +13,11 @@
 //! documented procedure prescribes: a new table from the old definition with those columns
 //! retyped, every row copied with its instants converted, the old table dropped, the new one
 //! renamed and the old table's indexes created again. `events` keeps its `AUTOINCREMENT`
-//! high-water mark, so no `seq` is ever handed out twice. A value that does not parse as the
-//! driver's UTC text fails the migration (the columns are `NOT NULL`), which then changes
-//! nothing.
+//! high-water mark, so no `seq` is ever handed out twice. Only the driver ever wrote these
+//! columns, always in UTC (`2021-01-01T09:15:27.24386+00:00`, 0 to 9 digits of fraction); a
+//! value whose date does not parse fails the migration (the columns are `NOT NULL`), which
+//! then changes nothing. `down` writes the driver's text back, with 0, 3 or 6 digits as it
+//! would, so the previous release's text comparisons and upserts meet equal keys.
 //!
 //! PostgreSQL already stores these columns as eight-byte `timestamptz`: nothing changes there.
 
@@ -92,10 +94,21 @@ impl Direction {
                      || '000000', 1, 6) AS INTEGER) \
                    ELSE 0 END"
             ),
-            Direction::ToText => format!(
-                "strftime('%Y-%m-%dT%H:%M:%S', \"{c}\" / 1000000, 'unixepoch') \
-                 || printf('.%06d', \"{c}\" % 1000000) || '+00:00'"
-            ),
+            // Whole seconds rounded down (SQLite's division truncates), then the fraction as
+            // `SecondsFormat::AutoSi` writes it: none, milliseconds or microseconds.
+            Direction::ToText => {
+                let seconds = format!(
+                    "(CASE WHEN \"{c}\" >= 0 THEN \"{c}\" / 1000000 \
+                     ELSE (\"{c}\" - 999999) / 1000000 END)"
+                );
+                let fraction = format!("(\"{c}\" - {seconds} * 1000000)");
+                format!(
+                    "strftime('%Y-%m-%dT%H:%M:%S', {seconds}, 'unixepoch') || CASE \
+                       WHEN {fraction} = 0 THEN '' \
+                       WHEN {fraction} % 1000 = 0 THEN printf('.%03d', {fraction} / 1000) \
+                       ELSE printf('.%06d', {fraction}) END || '+00:00'"
+                )
+            }
         }
     }
 }

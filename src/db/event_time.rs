@@ -3,8 +3,8 @@
 //! An event's `timestamp`, and the aggregates derived from it (`sessions.first_seen` and
 //! `last_seen`, `type_counts_hourly.bucket_start`), are *event time*. PostgreSQL keeps them as
 //! `timestamptz` (eight bytes). SQLite has no date type: it stores them as an `INTEGER` of
-//! microseconds since the Unix epoch, UTC, six bytes where RFC 3339 text took 25–32, compared
-//! as integers in every index keyed by time (see migration `m20261201_000001`). Every statement
+//! microseconds since the Unix epoch, UTC: eight bytes where RFC 3339 text took 25–32,
+//! compared as integers in every index keyed by time (see migration `m20261201_000001`). Every statement
 //! that binds or reads one of these columns goes through this module, so the two stay in step.
 //! Record times (`received_at`, `created_at`, …) keep the driver's own encoding.
 
@@ -26,21 +26,16 @@ pub fn from_micros(micros: i64) -> Result<DateTime<Utc>, DbErr> {
         .ok_or_else(|| DbErr::Custom(format!("stored event time {micros} is out of range")))
 }
 
-/// Reads the event-time column `column` of `row` (an `INTEGER` on SQLite, a `timestamptz` on
-/// PostgreSQL).
-pub fn read_event_time(row: &QueryResult, column: &str) -> Result<DateTime<Utc>, DbErr> {
-    read_event_time_opt(row, column)?
-        .ok_or_else(|| DbErr::Custom(format!("event time `{column}` is null")))
-}
-
-/// As [`read_event_time`], for a column that may be null (an aggregate over no rows).
-pub fn read_event_time_opt(
+/// Reads the event-time column `column` of `row`, a row of `backend` (an `INTEGER` on SQLite,
+/// a `timestamptz` on PostgreSQL).
+pub fn read_event_time(
+    backend: DbBackend,
     row: &QueryResult,
     column: &str,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    match row.try_get::<Option<i64>>("", column) {
-        Ok(micros) => micros.map(from_micros).transpose(),
-        Err(_) => Ok(row.try_get::<Option<DateTime<Utc>>>("", column)?),
+) -> Result<DateTime<Utc>, DbErr> {
+    match backend {
+        DbBackend::Sqlite => from_micros(row.try_get("", column)?),
+        _ => row.try_get("", column),
     }
 }
 

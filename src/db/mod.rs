@@ -19,9 +19,7 @@ pub use connect::{
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};
-pub use event_time::{
-    JsonEventTime, event_time, from_micros, read_event_time, read_event_time_opt,
-};
+pub use event_time::{JsonEventTime, event_time, from_micros, read_event_time};
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
 pub use sql::Sql;

@@ -14,6 +14,8 @@ pub struct Model {
     pub name: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub data: Json,
+    /// Event time: an `INTEGER` of microseconds on SQLite, which this entity's own decoding
+    /// would misread; bind and read it through [`crate::db::event_time`].
     pub timestamp: DateTimeUtc,
     pub received_at: DateTimeUtc,
 }

@@ -7,7 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub session_id: String,
+    /// Event time: an `INTEGER` of microseconds on SQLite, which this entity's own decoding
+    /// would misread; bind and read it through [`crate::db::event_time`].
     pub first_seen: DateTimeUtc,
+    /// Event time: an `INTEGER` of microseconds on SQLite, which this entity's own decoding
+    /// would misread; bind and read it through [`crate::db::event_time`].
     pub last_seen: DateTimeUtc,
     pub event_count: i64,
 }

@@ -6,6 +6,8 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "type_counts_hourly")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// Event time: an `INTEGER` of microseconds on SQLite, which this entity's own decoding
+    /// would misread; bind and read it through [`crate::db::event_time`].
     pub bucket_start: DateTimeUtc,
     #[sea_orm(primary_key, auto_increment = false)]
     pub category: String,

@@ -27,7 +27,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, QueryResult,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
@@ -115,14 +115,15 @@ pub async fn read_events(
     txn: &impl ConnectionTrait,
     statement: Statement,
 ) -> Result<Vec<StoredEvent>, DbErr> {
+    let backend = statement.db_backend;
     txn.query_all_raw(statement)
         .await?
         .iter()
-        .map(stored_event)
+        .map(|row| stored_event(backend, row))
         .collect()
 }
 
-fn stored_event(row: &QueryResult) -> Result<StoredEvent, DbErr> {
+fn stored_event(backend: DbBackend, row: &QueryResult) -> Result<StoredEvent, DbErr> {
     Ok(StoredEvent {
         seq: row.try_get("", "seq")?,
         event: ClaimedEvent {
@@ -130,7 +131,7 @@ fn stored_event(row: &QueryResult) -> Result<StoredEvent, DbErr> {
             session_id: row.try_get("", "session_id")?,
             category: row.try_get("", "category")?,
             name: row.try_get("", "name")?,
-            timestamp: crate::db::read_event_time(row, "timestamp")?,
+            timestamp: crate::db::read_event_time(backend, row, "timestamp")?,
         },
     })
 }

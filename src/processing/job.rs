@@ -147,7 +147,7 @@ async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<Claime
                 session_id: row.try_get("", "session_id")?,
                 category: row.try_get("", "category")?,
                 name: row.try_get("", "name")?,
-                timestamp: read_event_time(&row, "timestamp")?,
+                timestamp: read_event_time(backend, &row, "timestamp")?,
             });
         }
     }

@@ -24,7 +24,8 @@ pub struct SessionSummary {
 
 /// The session `id`, or `None` when it has no events.
 pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<SessionSummary>> {
-    let mut sql = Sql::new(db.get_database_backend());
+    let backend = db.get_database_backend();
+    let mut sql = Sql::new(backend);
     sql.push(
         "SELECT MIN(f) AS first_seen, MAX(l) AS last_seen, CAST(SUM(c) AS BIGINT) AS event_count \
          FROM (SELECT first_seen AS f, last_seen AS l, event_count AS c FROM sessions \
@@ -46,8 +47,8 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
     }
     Ok(Some(SessionSummary {
         session_id: id.to_string(),
-        first_seen: crate::db::read_event_time(&row, "first_seen")?,
-        last_seen: crate::db::read_event_time(&row, "last_seen")?,
+        first_seen: crate::db::read_event_time(backend, &row, "first_seen")?,
+        last_seen: crate::db::read_event_time(backend, &row, "last_seen")?,
         event_count: count.unwrap_or(0),
     }))
 }

@@ -40,7 +40,7 @@ pub async fn stored_events(app: &TestApp) -> Vec<Stored> {
             session: r.try_get("", "session_id").unwrap(),
             category: r.try_get("", "category").unwrap(),
             name: r.try_get("", "name").unwrap(),
-            at: read_event_time(r, "timestamp").unwrap(),
+            at: read_event_time(app.db.get_database_backend(), r, "timestamp").unwrap(),
         })
         .collect()
 }
@@ -100,8 +100,8 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
             r.try_get("", "session_id").unwrap(),
             (
                 r.try_get("", "event_count").unwrap(),
-                read_event_time(r, "first_seen").unwrap(),
-                read_event_time(r, "last_seen").unwrap(),
+                read_event_time(app.db.get_database_backend(), r, "first_seen").unwrap(),
+                read_event_time(app.db.get_database_backend(), r, "last_seen").unwrap(),
             ),
         )
     })
@@ -148,7 +148,7 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
     .map(|r| {
         (
             (
-                read_event_time(r, "bucket_start").unwrap(),
+                read_event_time(app.db.get_database_backend(), r, "bucket_start").unwrap(),
                 r.try_get("", "category").unwrap(),
                 r.try_get("", "name").unwrap(),
             ),

@@ -202,7 +202,8 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
         return;
     }
     Migrator::up(&db, Some(6)).await.unwrap();
-    // (stored text, microseconds since 1970): no fraction, milli-, micro- and nanoseconds, `Z`.
+    // (stored text, microseconds since 1970): no fraction, milli-, micro- and nanoseconds, `Z`,
+    // before 1970.
     let instants = [
         ("2021-01-01T00:00:00+00:00", 1_609_459_200_000_000_i64),
         ("2021-01-01T00:00:00.5+00:00", 1_609_459_200_500_000),
@@ -210,6 +211,7 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
         ("2021-01-01T09:15:27.243860+00:00", 1_609_492_527_243_860),
         ("2021-01-01T09:15:27.243860999+00:00", 1_609_492_527_243_860),
         ("2021-01-01T09:15:27.000001Z", 1_609_492_527_000_001),
+        ("1969-12-31T23:59:59.5+00:00", -500_000),
     ];
     let mut statements = vec![
         "INSERT INTO applications (name, created_at) VALUES ('shop', '2021-01-01T00:00:00Z')"
@@ -318,7 +320,8 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
         1_609_492_527_243_860
     );
 
-    // Reverting restores text that reads as the same instants.
+    // Reverting restores the driver's own text for each instant (what the previous release
+    // compares and upserts as keys), to the microsecond.
     Migrator::down(&db, Some(1)).await.unwrap();
     let reverted: Vec<String> =
         query("SELECT timestamp FROM events WHERE typeof(timestamp) = 'text' ORDER BY seq")
@@ -326,13 +329,19 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
             .iter()
             .map(|row| row.try_get("", "timestamp").unwrap())
             .collect();
-    let micros: Vec<i64> = reverted
+    let as_the_driver_writes: Vec<String> = instants
         .iter()
-        .map(|t| {
-            the_eye::domain::parse_timestamp(t)
+        .map(|(_, micros)| {
+            chrono::DateTime::from_timestamp_micros(*micros)
                 .unwrap()
-                .timestamp_micros()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
         })
         .collect();
-    assert_eq!(micros, instants.iter().map(|(_, m)| *m).collect::<Vec<_>>());
+    assert_eq!(reverted, as_the_driver_writes);
+    let hours: Vec<String> = query("SELECT bucket_start FROM type_counts_hourly")
+        .await
+        .iter()
+        .map(|row| row.try_get("", "bucket_start").unwrap())
+        .collect();
+    assert_eq!(hours, ["2021-01-01T09:00:00+00:00"]);
 }

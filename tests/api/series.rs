@@ -39,7 +39,7 @@ async fn stored(app: &TestApp) -> Vec<(DateTime<Utc>, String, String, String, St
     rows.iter()
         .map(|r| {
             (
-                the_eye::db::read_event_time(r, "timestamp").unwrap(),
+                the_eye::db::read_event_time(backend, r, "timestamp").unwrap(),
                 r.try_get("", "category").unwrap(),
                 r.try_get("", "name").unwrap(),
                 r.try_get("", "session_id").unwrap(),
