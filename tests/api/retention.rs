@@ -200,3 +200,75 @@ async fn rejected_events_have_their_own_retention_by_time_received() {
     assert_eq!(app.table_count("event_error_codes").await, 1);
     assert_eq!(app.table_count("events").await, 1);
 }
+
+/// Batches resume after the last event they took: events with one timestamp across several
+/// batches are each deleted once, and another application's older events, read past by every
+/// batch, stay.
+#[tokio::test]
+async fn batches_resume_after_equal_timestamps_and_skip_other_applications() {
+    let app = spawn_app_at_with(now(), |s| {
+        s.processing.retention_days = Some(10);
+        s.processing.delete_batch_size = 3;
+    })
+    .await;
+    let data = app
+        .ok(
+            &app.admin_key,
+            "mutation { createApplication(input: {name: \"blog\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let blog = data["createApplication"]["id"].clone();
+    let data = app
+        .ok(
+            &app.admin_key,
+            "mutation($app: ID!) { createApiKey(input: {applicationId: $app, scopes: [INGEST]}) { key } }",
+            json!({ "app": blog }),
+        )
+        .await;
+    let blog_key = data["createApiKey"]["key"].as_str().unwrap().to_string();
+    let set =
+        "mutation($id: ID!) { setApplicationRetention(applicationId: $id, days: 30) { name } }";
+    app.ok(&app.admin_key, set, json!({ "id": blog })).await;
+
+    // Blog's events are older than shop's and interleave with them in time; blog keeps 30 days.
+    let at = |days: i64, minutes: i64| {
+        format_at(now() - TimeDelta::days(days) + TimeDelta::minutes(minutes))
+    };
+    let blog_events: Vec<Value> = (0..8)
+        .map(|i| event("b", "page", "view", &at(16, i), Some(&format!("blog{i}"))))
+        .collect();
+    assert_eq!(
+        app.record_as(&blog_key, json!(blog_events)).await["accepted"],
+        8
+    );
+    // Shop: seven events at one instant (three batches share it), then four more.
+    let mut shop_events: Vec<Value> = (0..7)
+        .map(|i| event("s", "page", "view", &at(15, 0), Some(&format!("tie{i}"))))
+        .collect();
+    shop_events.extend((0..4).map(|i| {
+        event(
+            "s",
+            "form",
+            "submit",
+            &at(14, i),
+            Some(&format!("later{i}")),
+        )
+    }));
+    let kept_shop = event("s", "page", "view", &at(2, 0), Some("recent"));
+    shop_events.push(kept_shop);
+    assert_eq!(app.record(json!(shop_events)).await["accepted"], 12);
+    app.process().await;
+
+    let report = retain(&app).await;
+    assert_eq!(
+        rows_of(&report, "events"),
+        11,
+        "every expired shop event, once"
+    );
+    assert_eq!(report["batches"], 4, "11 events in batches of 3");
+    let mut kept: BTreeSet<String> = (0..8).map(|i| format!("blog{i}")).collect();
+    kept.insert("recent".into());
+    assert_eq!(stored_ids(&app).await, kept);
+    assert_aggregates_exact(&app).await;
+}
