@@ -16,7 +16,7 @@
 //! hold SQLite's one writer back to back for minutes.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 use super::delete::{
     DeletedRows, EVENT_COLUMNS, begin_write, delete_events, read_events, retention_cutoff,
@@ -103,17 +103,14 @@ pub async fn apply_retention(
     let mut report = RetentionReport::default();
     for (application_id, days) in retentions(db, policy.default_days).await? {
         let cutoff = retention_cutoff(now, days);
-        let mut after = None;
         loop {
             let started = std::time::Instant::now();
-            let (deleted, taken, last) =
-                old_events_step(db, application_id, cutoff, after, batch).await?;
+            let (deleted, taken) = old_events_step(db, application_id, cutoff, batch).await?;
             report.deleted += deleted;
             report.batches += u64::from(taken > 0);
             if taken < batch {
                 break;
             }
-            after = last;
             policy.pause_after(started.elapsed()).await;
         }
     }
@@ -153,67 +150,29 @@ async fn retentions(
     Ok(out)
 }
 
-/// One transaction: up to `batch` of the application's events older than `cutoff`, in time
-/// order after `after` (the last event the run's previous batch took). Returns what was
-/// deleted, how many events were taken and the last of them.
+/// One transaction: up to `batch` of the application's events older than `cutoff`. Returns what
+/// was deleted and how many events were taken.
 async fn old_events_step(
     db: &DatabaseConnection,
     application_id: i32,
     cutoff: DateTime<Utc>,
-    after: Option<(DateTime<Utc>, i64)>,
     batch: u64,
-) -> Result<(DeletedRows, u64, Option<(DateTime<Utc>, i64)>), DbErr> {
+) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
-    let statement = old_events_statement(
-        db.get_database_backend(),
-        application_id,
-        cutoff,
-        after,
-        batch,
-    );
-    let events = read_events(&txn, statement).await?;
-    let deleted = delete_events(&txn, &events).await?;
-    txn.commit().await?;
-    let last = events.last().map(|e| (e.event.timestamp, e.seq));
-    Ok((deleted, events.len() as u64, last))
-}
-
-/// The statement behind one batch of retention (exposed so tests can check its plan): the
-/// application's oldest `batch` events before `cutoff`, past `after`. On SQLite it reads the
-/// covering time index, which holds the application (migration `m20261201_000002`); resuming
-/// after the last batch's end keeps other applications' older events from being read again by
-/// every batch (an event stored during the run with a timestamp before that point waits for the
-/// next run).
-pub fn old_events_statement(
-    backend: DbBackend,
-    application_id: i32,
-    cutoff: DateTime<Utc>,
-    after: Option<(DateTime<Utc>, i64)>,
-    batch: u64,
-) -> Statement {
-    // On SQLite `+application_id` is no index term: otherwise, knowing no better, SQLite would
-    // take the application's every event from `uq_events_application_event_id` and sort them.
-    let application = match backend {
-        DbBackend::Sqlite => "+application_id",
-        _ => "application_id",
-    };
-    let mut sql = Sql::new(backend);
+    let mut sql = Sql::new(db.get_database_backend());
     sql.push(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE {application} = "
+        "SELECT {EVENT_COLUMNS} FROM events WHERE application_id = "
     ))
     .bind(application_id)
     .push(" AND timestamp < ")
-    .bind_time(cutoff);
-    // `timestamp >=` bounds the index range; the rest skips the equal ones already taken.
-    if let Some((at, seq)) = after {
-        sql.push(" AND timestamp >= ").bind_time(at);
-        sql.push(" AND (timestamp > ").bind_time(at);
-        sql.push(" OR seq > ").bind(seq).push(")");
-    }
-    sql.push(" ORDER BY timestamp, seq LIMIT ")
-        .bind(batch as i64);
+    .bind_time(cutoff)
+    .push(" ORDER BY timestamp, seq LIMIT ")
+    .bind(batch as i64);
     lock_skipping(&mut sql);
-    sql.build()
+    let events = read_events(&txn, sql.build()).await?;
+    let deleted = delete_events(&txn, &events).await?;
+    txn.commit().await?;
+    Ok((deleted, events.len() as u64))
 }
 
 /// One transaction: up to `batch` rejected events received before `cutoff`.

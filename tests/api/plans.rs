@@ -241,27 +241,3 @@ async fn session_counts_on_sqlite_read_indexes_in_order() {
         "no scan of every event in\n{plan}"
     );
 }
-
-/// Retention's batch on SQLite reads the covering time index from the cutoff's range (and, on
-/// later batches, from where the last one ended), in its order: no sort, and never all of an
-/// application's events through the application's unique index.
-#[tokio::test]
-async fn retention_on_sqlite_reads_the_time_index_in_order() {
-    use the_eye::lifecycle::retention::old_events_statement;
-    let app = spawn_app().await;
-    let backend = app.db.get_database_backend();
-    let cutoff = at("2021-01-02T00:00:00Z");
-    for after in [None, Some((at("2021-01-01T09:00:00Z"), 42))] {
-        let plan = plan(&app, old_events_statement(backend, 1, cutoff, after, 1000)).await;
-        println!("-- retention, after {after:?} ({backend:?})\n{plan}\n");
-        if backend == DbBackend::Sqlite {
-            let range = if after.is_some() {
-                "USING COVERING INDEX idx_events_time_covering (timestamp>? AND timestamp<?)"
-            } else {
-                "USING COVERING INDEX idx_events_time_covering (timestamp<?)"
-            };
-            assert!(plan.contains(range), "{range} in\n{plan}");
-            assert!(!plan.contains("TEMP B-TREE"), "no sort in\n{plan}");
-        }
-    }
-}

@@ -253,7 +253,7 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
     };
     let indexes_before = indexes().await;
 
-    Migrator::up(&db, Some(1)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
     let stored: Vec<(String, i64)> = query(
         "SELECT event_id, timestamp FROM events WHERE typeof(timestamp) = 'integer' ORDER BY seq",
     )
