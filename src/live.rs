@@ -23,6 +23,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::entities::{event_errors, events};
 use crate::error::{AppError, AppResult};
+use crate::query::events::ListedEvent;
 
 /// The `NOTIFY` channel announcing commits on PostgreSQL.
 pub const CHANNEL: &str = "eye_commits";
@@ -327,7 +328,8 @@ async fn relay(
         .iter()
         .flat_map(|c| c.error_ids.iter().copied())
         .collect();
-    let mut recorded: HashMap<i64, events::Model> = if seqs.is_empty() {
+    // Each event comes with its application's name (`read_listed` joins it).
+    let mut recorded: HashMap<i64, ListedEvent> = if seqs.is_empty() {
         HashMap::new()
     } else {
         let rows = events::Entity::find()
@@ -336,7 +338,7 @@ async fn relay(
         crate::query::events::read_listed(db, rows, "r.seq")
             .await?
             .into_iter()
-            .map(|listed| (listed.event.seq, listed.event))
+            .map(|listed| (listed.event.seq, listed))
             .collect()
     };
     let mut rejected: HashMap<i64, event_errors::Model> = if error_ids.is_empty() {
@@ -350,17 +352,17 @@ async fn relay(
             .map(|e| (e.id, e))
             .collect()
     };
-    let app_ids = recorded
-        .values()
-        .map(|e| e.application_id)
-        .chain(rejected.values().map(|e| e.application_id));
-    let names = crate::query::application_names(db, app_ids).await?;
+    let names = if rejected.is_empty() {
+        HashMap::new()
+    } else {
+        crate::query::application_names(db, rejected.values().map(|e| e.application_id)).await?
+    };
     let name = |id: i32| names.get(&id).cloned().unwrap_or_default();
     let mut published = 0;
     for commit in commits {
-        for event in commit.seqs.iter().filter_map(|seq| recorded.remove(seq)) {
-            let app = name(event.application_id);
-            live.publish(LiveItem::Recorded(Arc::new((event, app))));
+        for listed in commit.seqs.iter().filter_map(|seq| recorded.remove(seq)) {
+            let item = (listed.event, listed.application_name);
+            live.publish(LiveItem::Recorded(Arc::new(item)));
             published += 1;
             if published % RELAY_YIELD_EVERY == 0 {
                 // Publishing never waits; give the subscribers' tasks a turn to read.

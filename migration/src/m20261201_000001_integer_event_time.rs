@@ -4,8 +4,8 @@
 //! text (`2021-01-01T09:15:27.24386+00:00`, 25–32 bytes). That column is a key of five of
 //! `events`' six indexes, so each event carried it six times, and every index insert compared it
 //! as text. Now event time is an `INTEGER` of microseconds since the Unix epoch, UTC: eight
-//! bytes, compared as a number, in the same order. The aggregates derived from it follow, so that they
-//! compare and combine with it directly: `sessions.first_seen` and `last_seen`, and
+//! bytes, compared as a number, in the same order. The aggregates derived from it follow, so
+//! that they compare and combine with it directly: `sessions.first_seen` and `last_seen`, and
 //! `type_counts_hourly.bucket_start` (a key of its primary key). Record times (`received_at`,
 //! `created_at`, …) stay text.
 //!
@@ -45,24 +45,23 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        for (table, columns) in EVENT_TIME_COLUMNS {
-            rebuild(manager, table, columns, Direction::ToMicros).await?;
-        }
-        Ok(())
+        rebuild_all(manager, Direction::ToMicros).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        for (table, columns) in EVENT_TIME_COLUMNS {
-            rebuild(manager, table, columns, Direction::ToText).await?;
-        }
-        Ok(())
+        rebuild_all(manager, Direction::ToText).await
     }
+}
+
+/// Rebuilds every table with event-time columns on SQLite; nothing on PostgreSQL.
+async fn rebuild_all(manager: &SchemaManager<'_>, direction: Direction) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    for (table, columns) in EVENT_TIME_COLUMNS {
+        rebuild(manager, table, columns, direction).await?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 //! `last_seen`, `type_counts_hourly.bucket_start`), are *event time*. PostgreSQL keeps them as
 //! `timestamptz` (eight bytes). SQLite has no date type: it stores them as an `INTEGER` of
 //! microseconds since the Unix epoch, UTC: eight bytes where RFC 3339 text took 25–32,
-//! compared as integers in every index keyed by time (see migration `m20261201_000001`). Every statement
-//! that binds or reads one of these columns goes through this module, so the two stay in step.
-//! Record times (`received_at`, `created_at`, …) keep the driver's own encoding.
+//! compared as integers in every index keyed by time (see migration `m20261201_000001`). Every
+//! statement that binds or reads one of these columns goes through this module, so the two stay
+//! in step. Record times (`received_at`, `created_at`, …) keep the driver's own encoding.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult, Value};

@@ -307,9 +307,10 @@ fn stored_text_columns(backend: DbBackend) -> [(&'static str, &'static str); 3] 
 
 /// A stored instant in the export's format ([`format_timestamp`]: microseconds, `Z`).
 ///
-/// SQLite's event time comes as the digits of its microseconds. Stored text in UTC (`2026-11-30T07:00:00.5+00:00`, `…Z`, with 0 to 9 digits of fraction)
-/// is rewritten without parsing a date: the fraction cut or padded to six digits, as
-/// `format_timestamp` truncates. Anything else goes through [`parse_timestamp`].
+/// SQLite's event time comes as the digits of its microseconds. Stored text in UTC
+/// (`2026-11-30T07:00:00.5+00:00`, `…Z`, with 0 to 9 digits of fraction) is rewritten without
+/// parsing a date: the fraction cut or padded to six digits, as `format_timestamp` truncates.
+/// Anything else goes through [`parse_timestamp`].
 fn export_timestamp(stored: &str) -> AppResult<String> {
     const SECONDS: usize = "2026-11-30T07:00:00".len();
     if let Ok(micros) = stored.parse::<i64>() {
