@@ -155,6 +155,32 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
     for transaction in rows.chunks(txn_rows) {
         let mut tx = pool.begin().await?;
         for statement in transaction.chunks(per_statement) {
+            // Sessions get their keys first, as the service's writer does
+            // (`the_eye::db::register_sessions`).
+            let mut sessions: Vec<&str> = statement.iter().map(|r| r.session_id.as_str()).collect();
+            sessions.sort_unstable();
+            sessions.dedup();
+            let list = serde_json::to_string(&sessions)?;
+            sqlx::query(
+                "INSERT INTO session_keys (session_id) SELECT value FROM json_each(?) WHERE true \
+                 ON CONFLICT (session_id) DO NOTHING",
+            )
+            .bind(&list)
+            .execute(&mut *tx)
+            .await
+            .context("registering sessions")?;
+            let (keys,): (String,) = sqlx::query_as(
+                "SELECT json_group_array(k.id) FROM json_each(?) j \
+                 CROSS JOIN session_keys k ON k.session_id = j.value",
+            )
+            .bind(&list)
+            .fetch_one(&mut *tx)
+            .await
+            .context("reading session keys")?;
+            let keys: std::collections::HashMap<&str, i64> = sessions
+                .into_iter()
+                .zip(serde_json::from_str::<Vec<i64>>(&keys)?)
+                .collect();
             let sql = insert_sql(statement.len());
             // Built from a fixed template and a row count; no input reaches the SQL text.
             let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
@@ -168,7 +194,8 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
                     .bind(r.data.as_str())
                     // Event time as the service stores it on SQLite (`the_eye::db::event_time`).
                     .bind(r.timestamp.timestamp_micros())
-                    .bind(received_at);
+                    .bind(received_at)
+                    .bind(keys[r.session_id.as_str()]);
             }
             let seqs = query.fetch_all(&mut *tx).await.context("inserting rows")?;
             // The background job's queue, as the service's writer fills it.
@@ -210,10 +237,10 @@ async fn drop_secondary_indexes(db: &sea_orm::DatabaseConnection) -> anyhow::Res
 }
 
 fn insert_sql(rows: usize) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?, ?)";
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
     format!(
         "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
-         timestamp, received_at) VALUES {} RETURNING seq",
+         timestamp, received_at, session_key) VALUES {} RETURNING seq",
         vec![one; rows].join(", ")
     )
 }

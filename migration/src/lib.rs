@@ -16,6 +16,7 @@ mod m20261127_000004_index_sessions_by_count;
 mod m20261127_000005_event_queue;
 mod m20261130_000001_data_lifecycle;
 mod m20261201_000001_integer_event_time;
+mod m20261201_000002_session_keys;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_event_queue::Migration),
             Box::new(m20261130_000001_data_lifecycle::Migration),
             Box::new(m20261201_000001_integer_event_time::Migration),
+            Box::new(m20261201_000002_session_keys::Migration),
         ]
     }
 }

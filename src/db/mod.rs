@@ -5,6 +5,7 @@
 //! - `event_time`: how event time is bound and read (integer microseconds on SQLite);
 //! - `json_page`: reading a page of rows as one row, a JSON array;
 //! - `redact`: URLs without their password, for logs;
+//! - `session_key`: how `events`' indexes find a session (an integer key on SQLite);
 //! - `sql`: the builder of hand-written statements shared by both backends.
 
 mod connect;
@@ -12,6 +13,7 @@ mod errors;
 mod event_time;
 mod json_page;
 mod redact;
+mod session_key;
 mod sql;
 
 pub use connect::{
@@ -22,4 +24,8 @@ pub use errors::{is_conflict, is_transient};
 pub use event_time::{JsonEventTime, event_time, from_micros, read_event_time};
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
+pub use session_key::{
+    KEY_OF_SESSION, SessionKeys, forget_sessions, register_sessions, same_session,
+    session_condition, session_group,
+};
 pub use sql::Sql;

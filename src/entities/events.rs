@@ -9,6 +9,9 @@ pub struct Model {
     pub seq: i64,
     pub event_id: String,
     pub application_id: i32,
+    /// On SQLite the indexes find a session by its `session_key` (a column this entity leaves
+    /// out, as PostgreSQL has none): condition on it through [`crate::db::session_condition`]
+    /// and insert through the writer, which fills it.
     pub session_id: String,
     pub category: String,
     pub name: String,

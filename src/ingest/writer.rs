@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::sea_query::{Alias, IntoIden, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait,
     Statement,
@@ -304,10 +304,15 @@ pub async fn commit_group(
             (a.application_id, a.event.event_id()).cmp(&(b.application_id, b.event.event_id()))
         });
     }
+    let keys = crate::db::register_sessions(
+        &txn,
+        to_insert.iter().map(|row| row.event.session_id().as_str()),
+    )
+    .await?;
     let mut inserted: HashSet<(i32, String)> = HashSet::with_capacity(to_insert.len());
     let mut stored = Commit::default();
     for chunk in to_insert.chunks(INSERT_CHUNK_ROWS) {
-        let (rows, seqs) = insert_events(&txn, chunk).await?;
+        let (rows, seqs) = insert_events(&txn, chunk, &keys).await?;
         inserted.extend(rows);
         stored.seqs.extend(seqs);
     }
@@ -389,24 +394,30 @@ async fn take_ids(
 async fn insert_events(
     txn: &impl ConnectionTrait,
     rows: &[NewRow<'_>],
+    keys: &crate::db::SessionKeys<'_>,
 ) -> Result<(Vec<(i32, String)>, Vec<i64>), sea_orm::DbErr> {
     use events::Column as C;
     // `seq`s are taken for every row of a group or for none (see `commit_group`).
     let seq_column = rows.first().and_then(|row| row.seq).map(|_| C::Seq);
-    let mut insert = Query::insert();
-    insert
-        .into_table(events::Entity)
-        .columns(seq_column.into_iter().chain([
-            C::EventId,
-            C::ApplicationId,
-            C::SessionId,
-            C::Category,
-            C::Name,
-            C::Data,
-            C::Timestamp,
-            C::ReceivedAt,
-        ]));
     let backend = txn.get_database_backend();
+    let mut insert = Query::insert();
+    insert.into_table(events::Entity).columns(
+        seq_column
+            .into_iter()
+            .chain([
+                C::EventId,
+                C::ApplicationId,
+                C::SessionId,
+                C::Category,
+                C::Name,
+                C::Data,
+                C::Timestamp,
+                C::ReceivedAt,
+            ])
+            .map(IntoIden::into_iden)
+            // SQLite's indexes find a session by its key (see `crate::db::session_key`).
+            .chain((backend == DbBackend::Sqlite).then(|| Alias::new("session_key").into_iden())),
+    );
     for row in rows {
         let e = row.event;
         // SQLite stores JSON as its text: serialize it once here rather than clone the tree
@@ -417,20 +428,32 @@ async fn insert_events(
                 .into(),
             _ => e.data().clone().into(),
         };
-        let values = [
+        let values: [sea_orm::Value; 8] = [
             e.event_id().to_owned().into(),
             row.application_id.into(),
             e.session_id().as_str().to_owned().into(),
             e.category().as_str().to_owned().into(),
             e.name().as_str().to_owned().into(),
             data,
-            crate::db::event_time(backend, e.timestamp()).into(),
+            crate::db::event_time(backend, e.timestamp()),
             row.received_at.into(),
         ];
-        match row.seq {
-            Some(seq) => insert.values_panic(std::iter::once(seq.into()).chain(values)),
-            None => insert.values_panic(values),
+        let key = match backend {
+            DbBackend::Sqlite => {
+                Some(keys.get(e.session_id().as_str()).copied().ok_or_else(|| {
+                    sea_orm::DbErr::Custom("an event's session has no key".into())
+                })?)
+            }
+            _ => None,
         };
+        insert.values_panic(
+            row.seq
+                .map(Into::into)
+                .into_iter()
+                .chain(values)
+                .chain(key.map(Into::into))
+                .map(sea_orm::sea_query::SimpleExpr::from),
+        );
     }
     insert.on_conflict(
         OnConflict::columns([C::ApplicationId, C::EventId])

@@ -163,6 +163,11 @@ pub async fn delete_events(
     let sessions: Vec<String> = deltas.sessions.keys().cloned().collect();
     let hours: Vec<DateTime<Utc>> = deltas.hourly.keys().map(|(h, _, _)| *h).collect();
     tidy(txn, &sessions, &hours, &mut deleted).await?;
+    // Queued events have no aggregate, so their sessions are taken from the events themselves.
+    let mut sessions: Vec<String> = events.iter().map(|e| e.event.session_id.clone()).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    crate::db::forget_sessions(txn, &sessions).await?;
     Ok(deleted)
 }
 
@@ -196,10 +201,14 @@ async fn delete_in<V: Into<sea_orm::Value> + Clone>(
     Ok(affected)
 }
 
-/// The processed events of `sessions.session_id` that are left (the correlated condition used by
-/// the recomputations below).
-const LEFT_OF_SESSION: &str = "e.session_id = sessions.session_id \
-     AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)";
+/// The processed events `e` of `sessions.session_id` that are left (the correlated condition
+/// used by the recomputations below).
+fn left_of_session(backend: DbBackend) -> String {
+    format!(
+        "{} AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)",
+        crate::db::same_session(backend, "e", "sessions.session_id")
+    )
+}
 
 /// Removes aggregate rows left at zero and recomputes the first and last seen of `sessions`.
 async fn tidy(
@@ -214,11 +223,13 @@ async fn tidy(
         sessions,
     )
     .await?;
+    let backend = txn.get_database_backend();
+    let left = left_of_session(backend);
     let bounds = format!(
         "UPDATE sessions SET \
-         first_seen = (SELECT e.timestamp FROM events e WHERE {LEFT_OF_SESSION} \
+         first_seen = (SELECT e.timestamp FROM events e WHERE {left} \
            ORDER BY e.timestamp LIMIT 1), \
-         last_seen = (SELECT e.timestamp FROM events e WHERE {LEFT_OF_SESSION} \
+         last_seen = (SELECT e.timestamp FROM events e WHERE {left} \
            ORDER BY e.timestamp DESC LIMIT 1) \
          WHERE session_id IN "
     );
@@ -226,16 +237,15 @@ async fn tidy(
     // `+e.application_id`: not an index term, so the session's own index is used; otherwise
     // SQLite picks `(application_id, timestamp, seq)` and reads all of the application's
     // events for every pair (measured: retention of 300k events did not finish in 10 min).
-    deleted.session_applications = delete_in(
-        txn,
+    let pairs = format!(
         "DELETE FROM session_applications WHERE NOT EXISTS (SELECT 1 FROM events e \
-           WHERE e.session_id = session_applications.session_id \
+           WHERE {} \
            AND +e.application_id = session_applications.application_id \
            AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)) \
          AND session_id IN ",
-        sessions,
-    )
-    .await?;
+        crate::db::same_session(backend, "e", "session_applications.session_id")
+    );
+    deleted.session_applications = delete_in(txn, &pairs, sessions).await?;
     deleted.session_type_counts = delete_in(
         txn,
         "DELETE FROM session_type_counts WHERE event_count <= 0 AND session_id IN ",
@@ -244,7 +254,6 @@ async fn tidy(
     .await?;
     let mut hours = hours.to_vec();
     hours.dedup();
-    let backend = txn.get_database_backend();
     let hours: Vec<sea_orm::Value> = hours
         .into_iter()
         .map(|hour| crate::db::event_time(backend, hour))

@@ -103,14 +103,12 @@ async fn events_step(
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = "
-    ))
-    .bind(session)
-    .push(" AND seq <= ")
-    .bind(last_seq)
-    .push(" ORDER BY seq LIMIT ")
-    .bind(batch as i64);
+    sql.push(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE "))
+        .session_is(session)
+        .push(" AND seq <= ")
+        .bind(last_seq)
+        .push(" ORDER BY seq LIMIT ")
+        .bind(batch as i64);
     // Waits for (rather than skips) rows a retention batch holds: they must be gone or ours.
     if sql.backend() == DbBackend::Postgres {
         sql.push(" FOR UPDATE");

@@ -31,7 +31,7 @@ pub enum EventOrder {
 pub fn filter_condition(backend: DbBackend, filter: &EventFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(session) = &filter.session_id {
-        cond = cond.add(Column::SessionId.eq(session.as_str()));
+        cond = cond.add(crate::db::session_condition(backend, session.as_str()));
     }
     if let Some(category) = &filter.category {
         cond = cond.add(Column::Category.eq(category.as_str()));

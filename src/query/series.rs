@@ -252,7 +252,8 @@ impl Plan {
             None => NO_KEY,
             Some(SeriesDimension::Category) => "category",
             Some(SeriesDimension::Name) => "name",
-            Some(SeriesDimension::Session) => "session_id",
+            // Read from the indexes, by key on SQLite (see `crate::db::session_group`).
+            Some(SeriesDimension::Session) => crate::db::session_group(backend).0,
             Some(SeriesDimension::Application) => "CAST(application_id AS TEXT)",
         };
         let mut sql = Sql::new(backend);
@@ -314,7 +315,7 @@ impl Plan {
         .bind_time(start);
         sql.push(" AND timestamp < ").bind_time(end);
         if let Some(session) = &request.filter.session_id {
-            sql.push(" AND session_id = ").bind(session.as_str());
+            sql.push(" AND ").session_is(session.as_str());
         }
         if let Some(application) = request.filter.application_id {
             sql.push(" AND application_id = ").bind(application);

@@ -32,11 +32,8 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
          WHERE session_id = ",
     )
     .bind(id)
-    .push(
-        " UNION ALL SELECT MIN(timestamp), MAX(timestamp), COUNT(*) FROM events \
-         WHERE session_id = ",
-    )
-    .bind(id)
+    .push(" UNION ALL SELECT MIN(timestamp), MAX(timestamp), COUNT(*) FROM events WHERE ")
+    .session_is(id)
     .push(&format!(" AND {QUEUED}) t"));
     let Some(row) = db.query_one_raw(sql.build()).await? else {
         return Ok(None);
@@ -61,8 +58,8 @@ pub async fn session_applications(
     let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT id, name, created_at, allowed_ips, retention_days FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE session_id = ")
         .bind(id)
-        .push(" UNION SELECT application_id FROM events WHERE session_id = ")
-        .bind(id)
+        .push(" UNION SELECT application_id FROM events WHERE ")
+        .session_is(id)
         .push(&format!(" AND {QUEUED}) ORDER BY name"));
     let rows = db.query_all_raw(sql.build()).await?;
     rows.iter()

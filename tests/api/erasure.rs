@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use the_eye::auth::{Scope, Scopes, keys};
 
@@ -118,6 +119,21 @@ async fn erasing_a_session_removes_its_data_everywhere_and_keeps_counts_exact() 
         )
         .await;
     assert_eq!(session["session"], Value::Null);
+    if app.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        // The session's id does not outlive its events in SQLite's session keys either.
+        let keys = app
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT session_id FROM session_keys ORDER BY session_id",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "session_id").unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(keys, ["other"]);
+    }
 
     // Idempotent: nothing more goes, and the request is audited too.
     let again = app

@@ -253,7 +253,7 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
     };
     let indexes_before = indexes().await;
 
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
     let stored: Vec<(String, i64)> = query(
         "SELECT event_id, timestamp FROM events WHERE typeof(timestamp) = 'integer' ORDER BY seq",
     )
@@ -344,4 +344,160 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
         .map(|row| row.try_get("", "bucket_start").unwrap())
         .collect();
     assert_eq!(hours, ["2021-01-01T09:00:00+00:00"]);
+}
+
+#[tokio::test]
+async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    Migrator::up(&db, Some(7)).await.unwrap();
+    let mut statements = vec![
+        "INSERT INTO applications (name, created_at) VALUES ('shop', '2021-01-01T00:00:00Z')"
+            .to_string(),
+    ];
+    // Session `b` first, so keys are not simply in order of arrival.
+    for (i, session) in ["b", "a", "b", "c", "a", "b"].iter().enumerate() {
+        statements.push(format!(
+            "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
+             timestamp, received_at) VALUES ('e{i}', 1, '{session}', 'c', 'n', '{{}}', \
+             {}, '2021-01-02T00:00:00+00:00')",
+            1_609_459_200_000_000_i64 + i as i64
+        ));
+    }
+    // The newest event was erased: its `seq` must not be handed out again.
+    statements.push("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'events'".to_string());
+    for statement in &statements {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let query = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let statement = sea_orm::Statement::from_string(DbBackend::Sqlite, sql);
+            db.query_all_raw(statement).await.unwrap()
+        }
+    };
+    let strings = |sql: &'static str| async move {
+        query(sql)
+            .await
+            .iter()
+            .map(|row| row.try_get::<String>("", "v").unwrap())
+            .collect::<Vec<_>>()
+    };
+    let indexes_before =
+        strings("SELECT name AS v FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").await;
+    let rows_before = strings(
+        "SELECT json_array(seq, event_id, session_id, timestamp) AS v FROM events ORDER BY seq",
+    )
+    .await;
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        strings("SELECT session_id AS v FROM session_keys ORDER BY id").await,
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        strings(
+            "SELECT e.event_id || ':' || k.session_id AS v FROM events e \
+             LEFT JOIN session_keys k ON k.id = e.session_key ORDER BY e.seq"
+        )
+        .await,
+        ["e0:b", "e1:a", "e2:b", "e3:c", "e4:a", "e5:b"],
+        "every event refers to its own session's key"
+    );
+    assert_eq!(
+        strings(
+            "SELECT json_array(seq, event_id, session_id, timestamp) AS v FROM events ORDER BY seq"
+        )
+        .await,
+        rows_before
+    );
+    let mut expected_indexes = indexes_before.clone();
+    expected_indexes.push("uq_session_keys_session_id".into());
+    expected_indexes.sort();
+    assert_eq!(
+        strings("SELECT name AS v FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").await,
+        expected_indexes
+    );
+    assert_eq!(
+        strings(
+            "SELECT group_concat(name, ',') AS v FROM (SELECT name FROM pragma_index_info('idx_events_session_time') ORDER BY seqno)"
+        )
+        .await,
+        ["session_key,timestamp,seq"]
+    );
+    assert_eq!(
+        strings(
+            "SELECT group_concat(name, ',') AS v FROM (SELECT name FROM pragma_index_info('idx_events_time_covering') ORDER BY seqno)"
+        )
+        .await,
+        ["timestamp,seq,category,name,session_key"]
+    );
+    assert_eq!(
+        strings("SELECT CAST(seq AS TEXT) AS v FROM sqlite_sequence WHERE name = 'events'").await,
+        ["40"]
+    );
+    // An event must name a session that has a key.
+    let orphan = db
+        .execute_unprepared(
+            "INSERT INTO events (event_id, application_id, session_id, category, name, data, \
+             timestamp, received_at, session_key) VALUES ('x', 1, 'z', 'c', 'n', '{}', 0, \
+             '2021-01-02T00:00:00+00:00', 999)",
+        )
+        .await;
+    assert!(orphan.is_err(), "{orphan:?}");
+    // The service finds a session's events through the key.
+    let filter = the_eye::query::EventFilter {
+        session_id: Some("b".into()),
+        ..Default::default()
+    };
+    let page = the_eye::query::events::list_events(
+        &db,
+        &filter,
+        the_eye::query::events::EventOrder::TimestampAsc,
+        10,
+        None,
+    )
+    .await
+    .unwrap();
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|i| i.event.event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["e0", "e2", "e5"]);
+
+    // Reverting drops the keys and indexes the id again, rows untouched.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        strings(
+            "SELECT json_array(seq, event_id, session_id, timestamp) AS v FROM events ORDER BY seq"
+        )
+        .await,
+        rows_before
+    );
+    assert_eq!(
+        strings("SELECT name AS v FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").await,
+        indexes_before
+    );
+    assert_eq!(
+        strings(
+            "SELECT group_concat(name, ',') AS v FROM (SELECT name FROM pragma_index_info('idx_events_session_time') ORDER BY seqno)"
+        )
+        .await,
+        ["session_id,timestamp,seq"]
+    );
+    assert_eq!(
+        strings("SELECT name AS v FROM pragma_table_info('session_keys')").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        strings("SELECT CAST(seq AS TEXT) AS v FROM sqlite_sequence WHERE name = 'events'").await,
+        ["40"]
+    );
 }

@@ -1,0 +1,138 @@
+//! How `events`' indexes find a session.
+//!
+//! On SQLite each session id is stored once, in `session_keys (id, session_id)`, and an event's
+//! `session_key` names it there: `idx_events_session_time` and `idx_events_time_covering` carry
+//! that one- to three-byte integer instead of the id, typically 36 bytes (see migration
+//! `m20261201_000002`). Events keep their `session_id` column, so reads need no join; every
+//! condition on an event's session, and every insert of an event, goes through this module.
+//! PostgreSQL indexes the id itself.
+
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, Statement};
+
+/// The key of the session whose id is the one bound parameter, or `NULL` when it has none.
+pub const KEY_OF_SESSION: &str = "(SELECT id FROM session_keys WHERE session_id = ?)";
+
+/// Session ids and their keys, as [`register_sessions`] returns them.
+pub type SessionKeys<'a> = std::collections::HashMap<&'a str, i64>;
+
+/// Gives every session in `ids` that has no key yet its key, and returns the key of each
+/// (SQLite; an empty map on PostgreSQL). Called inside the transaction that inserts their
+/// events: a key is never handed out twice (`uq_session_keys_session_id`), new keys are
+/// appended, and the events are then inserted with their keys bound as integers (a lookup
+/// per row inside the `INSERT` opened a cursor for every event: 20 % of the writer's CPU).
+pub async fn register_sessions<'a>(
+    txn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<SessionKeys<'a>, DbErr> {
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        return Ok(SessionKeys::new());
+    }
+    let mut ids: Vec<&str> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(SessionKeys::new());
+    }
+    let list = serde_json::to_string(&ids)
+        .map_err(|e| DbErr::Custom(format!("encoding session ids: {e}")))?;
+    // `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the `INSERT`.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "INSERT INTO session_keys (session_id) SELECT value FROM json_each(?) WHERE true \
+         ON CONFLICT (session_id) DO NOTHING",
+        [list.clone().into()],
+    ))
+    .await?;
+    // One row holding every key, in the order of `ids` (`json_each` drives the join).
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT json_group_array(k.id) AS keys FROM json_each(?) j \
+             CROSS JOIN session_keys k ON k.session_id = j.value",
+            [list.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("reading session keys: no row".into()))?;
+    let keys: String = row.try_get("", "keys")?;
+    let keys: Vec<i64> = serde_json::from_str(&keys)
+        .map_err(|e| DbErr::Custom(format!("reading session keys: {e}")))?;
+    if keys.len() != ids.len() {
+        return Err(DbErr::Custom(format!(
+            "reading session keys: {} keys for {} sessions",
+            keys.len(),
+            ids.len()
+        )));
+    }
+    Ok(ids.into_iter().zip(keys).collect())
+}
+
+/// The condition "the event belongs to session `session`" on `backend`, for statements built
+/// with sea-query.
+pub fn session_condition(backend: DbBackend, session: &str) -> SimpleExpr {
+    match backend {
+        DbBackend::Sqlite => Expr::cust_with_values(
+            format!("\"session_key\" = {KEY_OF_SESSION}"),
+            [session.to_owned()],
+        ),
+        _ => crate::entities::events::Column::SessionId.eq(session),
+    }
+}
+
+impl super::Sql {
+    /// Appends the condition "the event (of `events`, unqualified) belongs to `session`".
+    pub fn session_is(&mut self, session: &str) -> &mut Self {
+        match self.backend() {
+            DbBackend::Sqlite => self
+                .push("session_key = (SELECT id FROM session_keys WHERE session_id = ")
+                .bind(session)
+                .push(")"),
+            _ => self.push("session_id = ").bind(session),
+        }
+    }
+}
+
+/// The condition "event `e` belongs to the session whose id is the SQL expression `session`"
+/// on `backend` (`e` an alias of `events`, `session` typically a correlated column).
+pub fn same_session(backend: DbBackend, e: &str, session: &str) -> String {
+    match backend {
+        DbBackend::Sqlite => format!(
+            "{e}.session_key = (SELECT session_keys.id FROM session_keys \
+             WHERE session_keys.session_id = {session})"
+        ),
+        _ => format!("{e}.session_id = {session}"),
+    }
+}
+
+/// An event's session id as a statement over `events` that reads only its indexes names it,
+/// and the expression to group its events by: on SQLite the key (the indexes carry it) and
+/// the id looked up by key, once per group; on PostgreSQL the column itself.
+pub fn session_group(backend: DbBackend) -> (&'static str, &'static str) {
+    match backend {
+        DbBackend::Sqlite => (
+            "(SELECT session_keys.session_id FROM session_keys \
+             WHERE session_keys.id = session_key)",
+            "session_key",
+        ),
+        _ => ("session_id", "session_id"),
+    }
+}
+
+/// Removes the keys of `sessions` that no event refers to any more (SQLite), so an erased or
+/// expired session's id does not outlive its events. Called in the transaction that deleted
+/// them.
+pub async fn forget_sessions(txn: &impl ConnectionTrait, sessions: &[String]) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Sqlite || sessions.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::to_string(sessions)
+        .map_err(|e| DbErr::Custom(format!("encoding session ids: {e}")))?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "DELETE FROM session_keys WHERE session_id IN (SELECT value FROM json_each(?)) \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_key = session_keys.id)",
+        [list.into()],
+    ))
+    .await?;
+    Ok(())
+}
