@@ -156,7 +156,8 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
         let mut tx = pool.begin().await?;
         for statement in transaction.chunks(per_statement) {
             // Sessions get their keys first, as the service's writer does
-            // (`the_eye::db::register_sessions`).
+            // (`the_eye::db::register_sessions`); `session_keys` and its unique index stay
+            // with `--no-secondary-indexes` too, as part of storing an event.
             let mut sessions: Vec<&str> = statement.iter().map(|r| r.session_id.as_str()).collect();
             sessions.sort_unstable();
             sessions.dedup();
@@ -170,17 +171,17 @@ async fn insert_all(args: &BaselineArgs, rows: &[Row], txn_rows: usize) -> anyho
             .await
             .context("registering sessions")?;
             let (keys,): (String,) = sqlx::query_as(
-                "SELECT json_group_array(k.id) FROM json_each(?) j \
+                "SELECT json_group_array(json_array(k.session_id, k.id)) FROM json_each(?) j \
                  CROSS JOIN session_keys k ON k.session_id = j.value",
             )
             .bind(&list)
             .fetch_one(&mut *tx)
             .await
             .context("reading session keys")?;
-            let keys: std::collections::HashMap<&str, i64> = sessions
-                .into_iter()
-                .zip(serde_json::from_str::<Vec<i64>>(&keys)?)
-                .collect();
+            let keys: std::collections::HashMap<String, i64> =
+                serde_json::from_str::<Vec<(String, i64)>>(&keys)?
+                    .into_iter()
+                    .collect();
             let sql = insert_sql(statement.len());
             // Built from a fixed template and a row count; no input reaches the SQL text.
             let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, Statement};
 pub const KEY_OF_SESSION: &str = "(SELECT id FROM session_keys WHERE session_id = ?)";
 
 /// Session ids and their keys, as [`register_sessions`] returns them.
-pub type SessionKeys<'a> = std::collections::HashMap<&'a str, i64>;
+pub type SessionKeys = std::collections::HashMap<String, i64>;
 
 /// Gives every session in `ids` that has no key yet its key, and returns the key of each
 /// (SQLite; an empty map on PostgreSQL). Called inside the transaction that inserts their
@@ -24,7 +24,7 @@ pub type SessionKeys<'a> = std::collections::HashMap<&'a str, i64>;
 pub async fn register_sessions<'a>(
     txn: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = &'a str>,
-) -> Result<SessionKeys<'a>, DbErr> {
+) -> Result<SessionKeys, DbErr> {
     if txn.get_database_backend() != DbBackend::Sqlite {
         return Ok(SessionKeys::new());
     }
@@ -44,27 +44,27 @@ pub async fn register_sessions<'a>(
         [list.clone().into()],
     ))
     .await?;
-    // One row holding every key, in the order of `ids` (`json_each` drives the join).
+    // One row holding every `[id, key]` pair.
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT json_group_array(k.id) AS keys FROM json_each(?) j \
+            "SELECT json_group_array(json_array(k.session_id, k.id)) AS keys FROM json_each(?) j \
              CROSS JOIN session_keys k ON k.session_id = j.value",
             [list.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("reading session keys: no row".into()))?;
     let keys: String = row.try_get("", "keys")?;
-    let keys: Vec<i64> = serde_json::from_str(&keys)
-        .map_err(|e| DbErr::Custom(format!("reading session keys: {e}")))?;
-    if keys.len() != ids.len() {
+    let keys: SessionKeys = serde_json::from_str::<Vec<(String, i64)>>(&keys)
+        .map_err(|e| DbErr::Custom(format!("reading session keys: {e}")))?
+        .into_iter()
+        .collect();
+    if let Some(missing) = ids.iter().find(|id| !keys.contains_key(**id)) {
         return Err(DbErr::Custom(format!(
-            "reading session keys: {} keys for {} sessions",
-            keys.len(),
-            ids.len()
+            "reading session keys: none for session {missing:?}"
         )));
     }
-    Ok(ids.into_iter().zip(keys).collect())
+    Ok(keys)
 }
 
 /// The condition "the event belongs to session `session`" on `backend`, for statements built
@@ -105,8 +105,9 @@ pub fn same_session(backend: DbBackend, e: &str, session: &str) -> String {
 }
 
 /// An event's session id as a statement over `events` that reads only its indexes names it,
-/// and the expression to group its events by: on SQLite the key (the indexes carry it) and
-/// the id looked up by key, once per group; on PostgreSQL the column itself.
+/// and the expression to group its events by: on SQLite the id looked up by key (put it in
+/// the select list and group by the key, so it is looked up once per group) and the key the
+/// indexes carry; on PostgreSQL the column itself, twice.
 pub fn session_group(backend: DbBackend) -> (&'static str, &'static str) {
     match backend {
         DbBackend::Sqlite => (

@@ -316,6 +316,22 @@ pub async fn commit_group(
         inserted.extend(rows);
         stored.seqs.extend(seqs);
     }
+    if !keys.is_empty() {
+        // A session whose every event here was a duplicate of a stored one got a key for
+        // nothing: forget it unless another event refers to it.
+        let mut unused: Vec<String> = to_insert
+            .iter()
+            .filter(|row| {
+                !inserted.contains(&(row.application_id, row.event.event_id().to_owned()))
+            })
+            .map(|row| row.event.session_id().as_str().to_owned())
+            .collect();
+        if !unused.is_empty() {
+            unused.sort_unstable();
+            unused.dedup();
+            crate::db::forget_sessions(&txn, &unused).await?;
+        }
+    }
     let mut error_ids = insert_errors(&txn, batches).await?.into_iter();
     let mut outcomes = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -394,7 +410,7 @@ async fn take_ids(
 async fn insert_events(
     txn: &impl ConnectionTrait,
     rows: &[NewRow<'_>],
-    keys: &crate::db::SessionKeys<'_>,
+    keys: &crate::db::SessionKeys,
 ) -> Result<(Vec<(i32, String)>, Vec<i64>), sea_orm::DbErr> {
     use events::Column as C;
     // `seq`s are taken for every row of a group or for none (see `commit_group`).

@@ -77,6 +77,9 @@ pub async fn erase_session(
         .push(" ORDER BY id");
     let ids = ids_of(&txn, sql.build()).await?;
     deleted.event_errors = delete_errors(&txn, &ids).await?;
+    // Also when no event was left to delete: a key can outlive its events (a new session whose
+    // every event was a duplicate of a stored one).
+    crate::db::forget_sessions(&txn, &[session.to_string()]).await?;
     let entry = audit(&txn, session.as_str(), requester, now, &deleted).await?;
     txn.commit().await?;
     tracing::info!(erasure = entry.id, key_id = ?requester.key_id, events = deleted.events, "session erased");

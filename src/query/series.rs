@@ -321,11 +321,15 @@ impl Plan {
             sql.push(" AND application_id = ").bind(application);
         }
         push_type_filter(sql, &request.filter);
-        // By position: PostgreSQL refuses a literal (the key without a split) in GROUP BY.
-        sql.push(if key == NO_KEY {
-            " GROUP BY 1"
+        // By position: PostgreSQL refuses a literal (the key without a split) in GROUP BY. A
+        // session is grouped by what the indexes carry, its id looked up once per group.
+        let (session_select, session_group) = crate::db::session_group(sql.backend());
+        sql.push(&if key == NO_KEY {
+            " GROUP BY 1".to_string()
+        } else if key == session_select {
+            format!(" GROUP BY 1, {session_group}")
         } else {
-            " GROUP BY 1, 2"
+            " GROUP BY 1, 2".to_string()
         });
     }
 }

@@ -41,6 +41,59 @@ async fn ingest_key(app: &TestApp, application: &str) -> String {
         .secret
 }
 
+/// The sessions that have a key in SQLite's `session_keys`, by id (`None` on PostgreSQL).
+async fn session_keys(app: &TestApp) -> Option<Vec<String>> {
+    if app.db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return None;
+    }
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT session_id FROM session_keys ORDER BY session_id",
+        ))
+        .await
+        .unwrap();
+    Some(
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "session_id").unwrap())
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_session_named_only_by_a_duplicate_keeps_no_key() {
+    let app = spawn_app().await;
+    let first = json!([event(
+        "kept",
+        "page",
+        "view",
+        "2021-01-01T09:00:00Z",
+        Some("d1")
+    )]);
+    assert_eq!(app.record(first).await["accepted"], 1);
+    // The same event id again, under a session never seen: a duplicate, nothing stored.
+    let again = json!([event(
+        "ghost",
+        "page",
+        "view",
+        "2021-01-01T09:00:00Z",
+        Some("d1")
+    )]);
+    let result = app.record(again).await;
+    assert_eq!(result["accepted"], 0, "{result}");
+    assert_eq!(result["duplicates"], 1, "{result}");
+    if let Some(keys) = session_keys(&app).await {
+        assert_eq!(keys, ["kept"]);
+    }
+    let erased = app
+        .ok(&app.admin_key, ERASE, json!({ "id": "ghost" }))
+        .await["eraseSession"]
+        .clone();
+    assert!(rows(&erased).values().all(|n| *n == 0), "{erased}");
+    assert_eq!(app.table_count("events").await, 1);
+}
+
 #[tokio::test]
 async fn erasing_a_session_removes_its_data_everywhere_and_keeps_counts_exact() {
     let app = spawn_app().await;
@@ -119,19 +172,8 @@ async fn erasing_a_session_removes_its_data_everywhere_and_keeps_counts_exact() 
         )
         .await;
     assert_eq!(session["session"], Value::Null);
-    if app.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+    if let Some(keys) = session_keys(&app).await {
         // The session's id does not outlive its events in SQLite's session keys either.
-        let keys = app
-            .db
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "SELECT session_id FROM session_keys ORDER BY session_id",
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get::<String>("", "session_id").unwrap())
-            .collect::<Vec<_>>();
         assert_eq!(keys, ["other"]);
     }
 

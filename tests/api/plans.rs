@@ -209,7 +209,8 @@ async fn a_long_series_reads_unprocessed_events_from_the_queue() {
 /// On SQLite, `eventCounts(groupBy: SESSION)` has two statements of its own: without a filter
 /// the largest sessions come from `idx_sessions_count` in its order (no sort of the sessions),
 /// and the sessions with queued events from a walk of the queue; over a time range the
-/// session ids come from the covering time index, never from a scan of every event.
+/// sessions' keys come from the covering time index, never from a scan of every event, and
+/// each group's id is looked up once by key.
 #[tokio::test]
 async fn session_counts_on_sqlite_read_indexes_in_order() {
     use the_eye::query::counts::{largest_sessions_statement, sessions_in_range_statement};
