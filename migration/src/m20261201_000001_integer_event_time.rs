@@ -144,16 +144,7 @@ async fn rebuild(
         .iter()
         .map(|row| row.try_get::<String>("", "name"))
         .collect::<Result<_, _>>()?;
-    let high_water: Option<i64> = match db
-        .query_one_raw(text(format!(
-            "SELECT seq FROM sqlite_sequence WHERE name = '{table}'"
-        )))
-        .await
-    {
-        Ok(row) => row.map(|r| r.try_get("", "seq")).transpose()?,
-        // No `AUTOINCREMENT` table yet, so no `sqlite_sequence`.
-        Err(_) => None,
-    };
+    let high_water = crate::sqlite_rebuild::high_water(db, table).await?;
 
     let rebuilt = format!("{table}_rebuilt");
     let (from, to) = direction.types();
@@ -194,13 +185,7 @@ async fn rebuild(
     ];
     statements.extend(indexes);
     if let Some(seq) = high_water {
-        statements.push(format!(
-            "UPDATE sqlite_sequence SET seq = MAX(seq, {seq}) WHERE name = '{table}'"
-        ));
-        statements.push(format!(
-            "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', {seq} \
-             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}')"
-        ));
+        statements.extend(crate::sqlite_rebuild::restore_high_water(table, seq));
     }
     for statement in statements {
         db.execute_unprepared(&statement).await?;

@@ -117,13 +117,7 @@ async fn rebuild_events(manager: &SchemaManager<'_>, direction: Direction) -> Re
         .iter()
         .map(|row| row.try_get::<String>("", "name"))
         .collect::<Result<_, _>>()?;
-    let high_water: Option<i64> = db
-        .query_one_raw(text(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-        ))
-        .await?
-        .map(|r| r.try_get("", "seq"))
-        .transpose()?;
+    let high_water = crate::sqlite_rebuild::high_water(db, "events").await?;
 
     // The stored text may read `CREATE TABLE IF NOT EXISTS "events" (`: the name is replaced
     // up to the column list.
@@ -193,13 +187,7 @@ async fn rebuild_events(manager: &SchemaManager<'_>, direction: Direction) -> Re
         });
     }
     if let Some(seq) = high_water {
-        statements.push(format!(
-            "UPDATE sqlite_sequence SET seq = MAX(seq, {seq}) WHERE name = 'events'"
-        ));
-        statements.push(format!(
-            "INSERT INTO sqlite_sequence (name, seq) SELECT 'events', {seq} \
-             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events')"
-        ));
+        statements.extend(crate::sqlite_rebuild::restore_high_water("events", seq));
     }
     for statement in statements {
         db.execute_unprepared(&statement).await?;

@@ -1,0 +1,36 @@
+//! Helpers shared by the migrations that rebuild a SQLite table (SQLite cannot change a
+//! column in place): keeping the table's `AUTOINCREMENT` high-water mark across the rebuild,
+//! so no key is ever handed out twice.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// The `AUTOINCREMENT` high-water mark of `table`, if it has one.
+pub(crate) async fn high_water(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Option<i64>, DbErr> {
+    match db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            format!("SELECT seq FROM sqlite_sequence WHERE name = '{table}'"),
+        ))
+        .await
+    {
+        Ok(row) => row.map(|r| r.try_get("", "seq")).transpose(),
+        // No `AUTOINCREMENT` table yet, so no `sqlite_sequence`.
+        Err(_) => Ok(None),
+    }
+}
+
+/// The statements that give the rebuilt `table` back the high-water mark `seq` (dropping the
+/// old table took its row in `sqlite_sequence` with it).
+pub(crate) fn restore_high_water(table: &str, seq: i64) -> [String; 2] {
+    [
+        format!("UPDATE sqlite_sequence SET seq = MAX(seq, {seq}) WHERE name = '{table}'"),
+        format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', {seq} \
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}')"
+        ),
+    ]
+}
