@@ -10,17 +10,23 @@ pub(crate) async fn high_water(
     db: &impl ConnectionTrait,
     table: &str,
 ) -> Result<Option<i64>, DbErr> {
-    match db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            format!("SELECT seq FROM sqlite_sequence WHERE name = '{table}'"),
+    let text = |sql: String| Statement::from_string(DbBackend::Sqlite, sql);
+    // No `AUTOINCREMENT` table yet, so no `sqlite_sequence`; any other failure is an error.
+    let exists = db
+        .query_one_raw(text(
+            "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+                .into(),
         ))
-        .await
-    {
-        Ok(row) => row.map(|r| r.try_get("", "seq")).transpose(),
-        // No `AUTOINCREMENT` table yet, so no `sqlite_sequence`.
-        Err(_) => Ok(None),
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
     }
+    db.query_one_raw(text(format!(
+        "SELECT seq FROM sqlite_sequence WHERE name = '{table}'"
+    )))
+    .await?
+    .map(|r| r.try_get("", "seq"))
+    .transpose()
 }
 
 /// The statements that give the rebuilt `table` back the high-water mark `seq` (dropping the

@@ -163,15 +163,7 @@ async fn sessions_in_range(
     let distinct: Vec<i64> = counts.keys().copied().collect();
     let list = serde_json::to_string(&distinct)
         .map_err(|e| AppError::internal("listing the sessions of a range", e))?;
-    let names: Option<String> = match txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "SELECT json_group_array(json_array(k.id, k.session_id)) AS names \
-             FROM json_each(?) j CROSS JOIN session_keys k ON k.id = j.value",
-            [list.into()],
-        ))
-        .await?
-    {
+    let names: Option<String> = match txn.query_one_raw(session_ids_statement(list)).await? {
         Some(row) => row.try_get("", "names")?,
         None => None,
     };
@@ -315,6 +307,18 @@ pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
     // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
     sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
     sql.build()
+}
+
+/// The second statement behind [`sessions_in_range`] (SQLite only; exposed so tests can check
+/// its plan): `names`, the `[key, id]` pair of each session key in `keys` (a JSON array), each
+/// looked up by primary key.
+pub fn session_ids_statement(keys: String) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "SELECT json_group_array(json_array(k.id, k.session_id)) AS names \
+         FROM json_each(?) j CROSS JOIN session_keys k ON k.id = j.value",
+        [keys.into()],
+    )
 }
 
 /// The one statement behind [`event_counts`], returning at most `limit` groups (exposed so tests

@@ -213,7 +213,9 @@ async fn a_long_series_reads_unprocessed_events_from_the_queue() {
 /// are counted in the server.
 #[tokio::test]
 async fn session_counts_on_sqlite_read_indexes_in_order() {
-    use the_eye::query::counts::{largest_sessions_statement, sessions_in_range_statement};
+    use the_eye::query::counts::{
+        largest_sessions_statement, session_ids_statement, sessions_in_range_statement,
+    };
     use the_eye::query::cursor::CountCursor;
     let app = spawn_app().await;
     if app.db.get_database_backend() != DbBackend::Sqlite {
@@ -252,4 +254,11 @@ async fn session_counts_on_sqlite_read_indexes_in_order() {
     );
     let sorts = plan.matches("TEMP B-TREE").count();
     assert_eq!(sorts, 0, "no sort or grouping in SQLite in\n{plan}");
+    let ids = self::plan(&app, session_ids_statement("[1, 2]".into())).await;
+    println!("-- ids of a range's session keys\n{ids}\n");
+    assert!(
+        ids.contains("SEARCH k USING INTEGER PRIMARY KEY"),
+        "each id looked up by key in\n{ids}"
+    );
+    assert_eq!(ids.matches("TEMP B-TREE").count(), 0, "no sort in\n{ids}");
 }
