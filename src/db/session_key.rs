@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, Statement};
 
 /// The key of the session whose id is the one bound parameter, or `NULL` when it has none.
-pub const KEY_OF_SESSION: &str = "(SELECT id FROM session_keys WHERE session_id = ?)";
+const KEY_OF_SESSION: &str = "(SELECT id FROM session_keys WHERE session_id = ?)";
 
 /// Session ids and their keys, as [`register_sessions`] returns them.
 pub type SessionKeys = std::collections::HashMap<String, i64>;

@@ -316,7 +316,7 @@ pub async fn commit_group(
         inserted.extend(rows);
         stored.seqs.extend(seqs);
     }
-    if !keys.is_empty() {
+    if !keys.is_empty() && inserted.len() < to_insert.len() {
         // A session whose every event here was a duplicate of a stored one got a key for
         // nothing: forget it unless another event refers to it.
         let mut unused: Vec<String> = to_insert

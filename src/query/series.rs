@@ -323,14 +323,15 @@ impl Plan {
         push_type_filter(sql, &request.filter);
         // By position: PostgreSQL refuses a literal (the key without a split) in GROUP BY. A
         // session is grouped by what the indexes carry, its id looked up once per group.
-        let (session_select, session_group) = crate::db::session_group(sql.backend());
-        sql.push(&if key == NO_KEY {
-            " GROUP BY 1".to_string()
-        } else if key == session_select {
-            format!(" GROUP BY 1, {session_group}")
-        } else {
-            " GROUP BY 1, 2".to_string()
-        });
+        let group = match request.split.map(|(d, _)| d) {
+            None => "",
+            Some(SeriesDimension::Session) => crate::db::session_group(sql.backend()).1,
+            Some(_) => "2",
+        };
+        sql.push(" GROUP BY 1");
+        if !group.is_empty() {
+            sql.push(", ").push(group);
+        }
     }
 }
 
