@@ -396,7 +396,7 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
     )
     .await;
 
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
     assert_eq!(
         strings("SELECT session_id AS v FROM session_keys ORDER BY id").await,
         ["a", "b", "c"]
@@ -500,4 +500,138 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
         strings("SELECT CAST(seq AS TEXT) AS v FROM sqlite_sequence WHERE name = 'events'").await,
         ["40"]
     );
+}
+
+/// SQLite's aggregate tables become `WITHOUT ROWID` tables (`m20261202_000001`): one B-tree
+/// each, in primary key order, with the same rows, keys and secondary index; reverting gives
+/// back ordinary tables with the same rows.
+#[tokio::test]
+async fn upgrading_sqlite_keeps_each_aggregate_in_its_primary_key_alone() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    Migrator::up(&db, Some(8)).await.unwrap();
+    for statement in [
+        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES \
+         ('b', 10, 20, 2), ('a', 5, 5, 1), ('c', 7, 9, 3)",
+        "INSERT INTO session_applications (session_id, application_id) VALUES \
+         ('b', 2), ('b', 1), ('a', 1)",
+        "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES \
+         ('b', 'c', 'n', 1), ('a', 'c', 'm', 1), ('b', 'c', 'm', 1), ('c', 'd', 'n', 3)",
+        "INSERT INTO type_counts_hourly (bucket_start, category, name, event_count) VALUES \
+         (7200, 'c', 'n', 1), (3600, 'c', 'm', 2), (3600, 'd', 'n', 3)",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let strings = |sql: String| {
+        let db = &db;
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "v").unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let tables = [
+        (
+            "sessions",
+            "session_id, first_seen, last_seen, event_count",
+            "session_id",
+        ),
+        (
+            "session_applications",
+            "session_id, application_id",
+            "session_id, application_id",
+        ),
+        (
+            "session_type_counts",
+            "session_id, category, name, event_count",
+            "session_id, category, name",
+        ),
+        (
+            "type_counts_hourly",
+            "bucket_start, category, name, event_count",
+            "bucket_start, category, name",
+        ),
+    ];
+    let rows = || async {
+        let mut all = Vec::new();
+        for (table, columns, key) in tables {
+            all.push(
+                strings(format!(
+                    "SELECT json_group_array(json_array({columns})) AS v FROM \
+                     (SELECT * FROM {table} ORDER BY {key})"
+                ))
+                .await,
+            );
+        }
+        all
+    };
+    let kinds = || async {
+        let mut all = Vec::new();
+        for (table, ..) in tables {
+            all.extend(
+                strings(format!(
+                    "SELECT CASE WHEN sql LIKE '%) WITHOUT ROWID' THEN 'without rowid' \
+                     ELSE 'rowid' END AS v FROM sqlite_master WHERE name = '{table}'"
+                ))
+                .await,
+            );
+        }
+        all
+    };
+    let indexes = || {
+        strings(
+            "SELECT name || ' ON ' || tbl_name AS v FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('sessions', 'session_applications', 'session_type_counts', \
+             'type_counts_hourly') ORDER BY name"
+                .into(),
+        )
+    };
+    let rows_before = rows().await;
+    assert_eq!(kinds().await, ["rowid"; 4]);
+    assert_eq!(
+        indexes().await,
+        [
+            "idx_sessions_count ON sessions",
+            "sqlite_autoindex_session_applications_1 ON session_applications",
+            "sqlite_autoindex_session_type_counts_1 ON session_type_counts",
+            "sqlite_autoindex_sessions_1 ON sessions",
+            "sqlite_autoindex_type_counts_hourly_1 ON type_counts_hourly",
+        ]
+    );
+
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(kinds().await, ["without rowid"; 4]);
+    assert_eq!(rows().await, rows_before);
+    assert_eq!(indexes().await, ["idx_sessions_count ON sessions"]);
+    assert_eq!(
+        strings(
+            "SELECT group_concat(name, ',') AS v FROM (SELECT name FROM \
+             pragma_index_info('idx_sessions_count') ORDER BY seqno)"
+                .into()
+        )
+        .await,
+        ["event_count,session_id"]
+    );
+    // The keys still refuse a second row for the same session.
+    let twice = db
+        .execute_unprepared(
+            "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) \
+             VALUES ('a', 1, 1, 1)",
+        )
+        .await;
+    assert!(twice.is_err(), "{twice:?}");
+
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(kinds().await, ["rowid"; 4]);
+    assert_eq!(rows().await, rows_before);
+    assert_eq!(indexes().await.len(), 5);
 }
