@@ -17,7 +17,6 @@ mod m20261127_000005_event_queue;
 mod m20261130_000001_data_lifecycle;
 mod m20261201_000001_integer_event_time;
 mod m20261201_000002_session_keys;
-mod m20261202_000001_aggregates_without_rowid;
 mod sqlite_rebuild;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
@@ -35,7 +34,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_data_lifecycle::Migration),
             Box::new(m20261201_000001_integer_event_time::Migration),
             Box::new(m20261201_000002_session_keys::Migration),
-            Box::new(m20261202_000001_aggregates_without_rowid::Migration),
         ]
     }
 }
