@@ -80,7 +80,8 @@ pub fn session_condition(backend: DbBackend, session: &str) -> SimpleExpr {
 }
 
 impl super::Sql {
-    /// Appends the condition "the event (of `events`, unqualified) belongs to `session`".
+    /// Appends the condition "the row (of `events` or of a per-session aggregate, unqualified)
+    /// belongs to `session`".
     pub fn session_is(&mut self, session: &str) -> &mut Self {
         match self.backend() {
             DbBackend::Sqlite => self
@@ -92,15 +93,26 @@ impl super::Sql {
     }
 }
 
-/// The condition "event `e` belongs to the session whose id is the SQL expression `session`"
-/// on `backend` (`e` an alias of `events`, `session` typically a correlated column).
-pub fn same_session(backend: DbBackend, e: &str, session: &str) -> String {
+/// The condition "row `e` belongs to the same session as row `row`", two tables that both
+/// name a session (events or per-session aggregates; typically `row` is correlated): by key
+/// on SQLite, by id on PostgreSQL.
+pub fn same_session(backend: DbBackend, e: &str, row: &str) -> String {
     match backend {
-        DbBackend::Sqlite => format!(
-            "{e}.session_key = (SELECT session_keys.id FROM session_keys \
-             WHERE session_keys.session_id = {session})"
+        DbBackend::Sqlite => format!("{e}.session_key = {row}.session_key"),
+        _ => format!("{e}.session_id = {row}.session_id"),
+    }
+}
+
+/// What goes before and after a bound list of session ids `(…)` for the condition "the row
+/// (of a table that names a session) belongs to one of these sessions": by key on SQLite,
+/// looked up once per id, by id on PostgreSQL.
+pub fn sessions_in(backend: DbBackend) -> (&'static str, &'static str) {
+    match backend {
+        DbBackend::Sqlite => (
+            "session_key IN (SELECT id FROM session_keys WHERE session_id IN ",
+            ")",
         ),
-        _ => format!("{e}.session_id = {session}"),
+        _ => ("session_id IN ", ""),
     }
 }
 

@@ -39,8 +39,16 @@ use crate::processing::job::apply;
 /// Values per `IN (…)` list.
 const IN_LIST_ROWS: usize = 1000;
 
-/// The columns of `events` that [`read_events`] needs, for the callers' `SELECT`s.
-pub const EVENT_COLUMNS: &str = "seq, application_id, session_id, category, name, timestamp";
+/// The columns of `events` that [`read_events`] needs on `backend`, for the callers'
+/// `SELECT`s: on SQLite the session's key too, which its per-session aggregates are keyed by.
+pub fn event_columns(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Sqlite => {
+            "seq, application_id, session_id, session_key, category, name, timestamp"
+        }
+        _ => "seq, application_id, session_id, category, name, timestamp",
+    }
+}
 
 /// A stored event about to be deleted.
 #[derive(Debug, Clone)]
@@ -109,7 +117,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
-/// Runs `statement` (a `SELECT` of [`EVENT_COLUMNS`], locking its rows on PostgreSQL) and
+/// Runs `statement` (a `SELECT` of [`event_columns`], locking its rows on PostgreSQL) and
 /// returns the events.
 pub async fn read_events(
     txn: &impl ConnectionTrait,
@@ -129,6 +137,10 @@ fn stored_event(backend: DbBackend, row: &QueryResult) -> Result<StoredEvent, Db
         event: ClaimedEvent {
             application_id: row.try_get("", "application_id")?,
             session_id: row.try_get("", "session_id")?,
+            session_key: match backend {
+                DbBackend::Sqlite => Some(row.try_get("", "session_key")?),
+                _ => None,
+            },
             category: row.try_get("", "category")?,
             name: row.try_get("", "name")?,
             timestamp: crate::db::read_event_time(backend, row, "timestamp")?,
@@ -156,7 +168,7 @@ pub async fn delete_events(
     let deltas = Deltas::removing(&processed);
     apply(txn, &deltas).await?;
     let mut deleted = DeletedRows {
-        events: delete_in(txn, "DELETE FROM events WHERE seq IN ", &seqs).await?,
+        events: delete_in(txn, "DELETE FROM events WHERE seq IN ", &seqs, "").await?,
         event_queue: queued.len() as u64,
         ..DeletedRows::default()
     };
@@ -186,27 +198,28 @@ async fn unqueue(txn: &impl ConnectionTrait, seqs: &[i64]) -> Result<HashSet<i64
     Ok(queued)
 }
 
-/// Runs `prefix (…)` for each chunk of `values`; returns the rows affected.
+/// Runs `prefix (…) suffix` for each chunk of `values`; returns the rows affected.
 async fn delete_in<V: Into<sea_orm::Value> + Clone>(
     txn: &impl ConnectionTrait,
     prefix: &str,
     values: &[V],
+    suffix: &str,
 ) -> Result<u64, DbErr> {
     let mut affected = 0;
     for chunk in values.chunks(IN_LIST_ROWS) {
         let mut sql = Sql::new(txn.get_database_backend());
-        sql.push(prefix).bind_list(chunk);
+        sql.push(prefix).bind_list(chunk).push(suffix);
         affected += txn.execute_raw(sql.build()).await?.rows_affected();
     }
     Ok(affected)
 }
 
-/// The processed events `e` of `sessions.session_id` that are left (the correlated condition
+/// The processed events `e` of the `sessions` row's session that are left (the correlated condition
 /// used by the recomputations below).
 fn left_of_session(backend: DbBackend) -> String {
     format!(
         "{} AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)",
-        crate::db::same_session(backend, "e", "sessions.session_id")
+        crate::db::same_session(backend, "e", "sessions")
     )
 }
 
@@ -217,13 +230,15 @@ async fn tidy(
     hours: &[DateTime<Utc>],
     deleted: &mut DeletedRows,
 ) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let (among, end) = crate::db::sessions_in(backend);
     deleted.sessions = delete_in(
         txn,
-        "DELETE FROM sessions WHERE event_count <= 0 AND session_id IN ",
+        &format!("DELETE FROM sessions WHERE event_count <= 0 AND {among}"),
         sessions,
+        end,
     )
     .await?;
-    let backend = txn.get_database_backend();
     let left = left_of_session(backend);
     let bounds = format!(
         "UPDATE sessions SET \
@@ -231,9 +246,9 @@ async fn tidy(
            ORDER BY e.timestamp LIMIT 1), \
          last_seen = (SELECT e.timestamp FROM events e WHERE {left} \
            ORDER BY e.timestamp DESC LIMIT 1) \
-         WHERE session_id IN "
+         WHERE {among}"
     );
-    delete_in(txn, &bounds, sessions).await?;
+    delete_in(txn, &bounds, sessions, end).await?;
     // `+e.application_id`: not an index term, so the session's own index is used; otherwise
     // SQLite picks `(application_id, timestamp, seq)` and reads all of the application's
     // events for every pair (measured: retention of 300k events did not finish in 10 min).
@@ -242,14 +257,15 @@ async fn tidy(
            WHERE {} \
            AND +e.application_id = session_applications.application_id \
            AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)) \
-         AND session_id IN ",
-        crate::db::same_session(backend, "e", "session_applications.session_id")
+         AND {among}",
+        crate::db::same_session(backend, "e", "session_applications")
     );
-    deleted.session_applications = delete_in(txn, &pairs, sessions).await?;
+    deleted.session_applications = delete_in(txn, &pairs, sessions, end).await?;
     deleted.session_type_counts = delete_in(
         txn,
-        "DELETE FROM session_type_counts WHERE event_count <= 0 AND session_id IN ",
+        &format!("DELETE FROM session_type_counts WHERE event_count <= 0 AND {among}"),
         sessions,
+        end,
     )
     .await?;
     let mut hours = hours.to_vec();
@@ -262,6 +278,7 @@ async fn tidy(
         txn,
         "DELETE FROM type_counts_hourly WHERE event_count <= 0 AND bucket_start IN ",
         &hours,
+        "",
     )
     .await?;
     Ok(())

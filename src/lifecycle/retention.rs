@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 use super::delete::{
-    DeletedRows, EVENT_COLUMNS, begin_write, delete_events, read_events, retention_cutoff,
+    DeletedRows, begin_write, delete_events, event_columns, read_events, retention_cutoff,
 };
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
@@ -161,7 +161,8 @@ async fn old_events_step(
     let txn = begin_write(db).await?;
     let mut sql = Sql::new(db.get_database_backend());
     sql.push(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE application_id = "
+        "SELECT {} FROM events WHERE application_id = ",
+        event_columns(db.get_database_backend())
     ))
     .bind(application_id)
     .push(" AND timestamp < ")

@@ -2,7 +2,7 @@
 //! events becomes a few upserts. Keys are kept sorted so that concurrent runs on PostgreSQL
 //! lock aggregate rows in the same order and cannot deadlock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +15,9 @@ pub struct ClaimedEvent {
     pub application_id: i32,
     /// Session.
     pub session_id: String,
+    /// The session's integer key, on SQLite, where the per-session aggregates are keyed by it
+    /// (`None` on PostgreSQL).
+    pub session_key: Option<i64>,
     /// Category.
     pub category: String,
     /// Name.
@@ -45,6 +48,8 @@ pub struct Deltas {
     pub session_types: BTreeMap<(String, String, String), i64>,
     /// By (hour, category, name).
     pub hourly: BTreeMap<(DateTime<Utc>, String, String), i64>,
+    /// Each session's key, where the events carried one (SQLite).
+    pub session_keys: HashMap<String, i64>,
 }
 
 impl Deltas {
@@ -52,6 +57,11 @@ impl Deltas {
     pub fn from_events(events: &[ClaimedEvent]) -> Self {
         let mut deltas = Deltas::default();
         for e in events {
+            if let Some(key) = e.session_key
+                && !deltas.session_keys.contains_key(&e.session_id)
+            {
+                deltas.session_keys.insert(e.session_id.clone(), key);
+            }
             deltas
                 .sessions
                 .entry(e.session_id.clone())
@@ -106,6 +116,7 @@ mod tests {
         ClaimedEvent {
             application_id: app,
             session_id: session.into(),
+            session_key: None,
             category: "c".into(),
             name: name.into(),
             timestamp: DateTime::parse_from_rfc3339(at)

@@ -24,7 +24,7 @@ use crate::db::{JsonEventTime, Sql, as_json_page, read_event_time, read_json_row
 use crate::error::AppResult;
 use crate::telemetry::meters;
 
-/// Rows per multi-row upsert statement: at most 4 bound values each, 20,000 in all, below
+/// Rows per multi-row upsert statement: at most 5 bound values each, 25,000 in all, below
 /// SQLite's limit of 32,766. SQLite copies each existing page a statement changes into that
 /// statement's journal, so a step's upserts in few statements copy their pages fewer times.
 const UPSERT_CHUNK_ROWS: usize = 5_000;
@@ -145,6 +145,7 @@ async fn claim(txn: &impl ConnectionTrait, batch_size: u64) -> Result<Vec<Claime
             claimed.push(ClaimedEvent {
                 application_id: row.try_get("", "application_id")?,
                 session_id: row.try_get("", "session_id")?,
+                session_key: None,
                 category: row.try_get("", "category")?,
                 name: row.try_get("", "name")?,
                 timestamp: read_event_time(backend, &row, "timestamp")?,
@@ -160,6 +161,7 @@ type QueuedRow = (
     i64,
     Option<i32>,
     Option<String>,
+    Option<i64>,
     Option<String>,
     Option<String>,
     Option<JsonEventTime>,
@@ -188,12 +190,20 @@ async fn claim_on_sqlite(
     let mut claimed = Vec::with_capacity(queued.len());
     for row in queued {
         // An entry whose event is gone (erased meanwhile) only leaves the queue.
-        if let (_, Some(application_id), Some(session_id), Some(category), Some(name), Some(at)) =
-            row
+        if let (
+            _,
+            Some(application_id),
+            Some(session_id),
+            Some(session_key),
+            Some(category),
+            Some(name),
+            Some(at),
+        ) = row
         {
             claimed.push(ClaimedEvent {
                 application_id,
                 session_id,
+                session_key: Some(session_key),
                 category,
                 name,
                 timestamp: at.0,
@@ -212,14 +222,15 @@ pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
         let rows = Statement::from_string(
             DbBackend::Sqlite,
             format!(
-                "SELECT q.seq, e.application_id, e.session_id, e.category, e.name, e.timestamp \
+                "SELECT q.seq, e.application_id, e.session_id, e.session_key, e.category, e.name, \
+                 e.timestamp \
                  FROM (SELECT seq FROM event_queue ORDER BY seq LIMIT {batch_size}) q \
                  LEFT JOIN events e ON e.seq = q.seq"
             ),
         );
         return as_json_page(
             rows,
-            "r.seq, r.application_id, r.session_id, r.category, r.name, r.timestamp",
+            "r.seq, r.application_id, r.session_id, r.session_key, r.category, r.name, r.timestamp",
             "",
             "r.seq",
         );
@@ -239,52 +250,126 @@ pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
 
 /// Adds `deltas` to the aggregates with atomic upserts, locking rows in key order (sessions,
 /// pairs, session types, hours) so that concurrent writers cannot deadlock. Deleters pass
-/// negative deltas ([`Deltas::removing`]).
+/// negative deltas ([`Deltas::removing`]). On SQLite the per-session aggregates are keyed by
+/// the session's integer key (see `m20261202_000001`), which every claimed event carries.
 pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
-    let sessions: Vec<_> = deltas.sessions.iter().collect();
+    let by_key = txn.get_database_backend() == DbBackend::Sqlite;
+    let key_of = |session: &str| -> Result<i64, DbErr> {
+        deltas.session_keys.get(session).copied().ok_or_else(|| {
+            DbErr::Custom(format!(
+                "aggregating: no session key for session {session:?}"
+            ))
+        })
+    };
+    let sessions = deltas
+        .sessions
+        .iter()
+        .map(|(id, d)| Ok((id, if by_key { key_of(id)? } else { 0 }, d)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let (insert, conflict) = if by_key {
+        (
+            "INSERT INTO sessions (session_key, session_id, first_seen, last_seen, event_count) \
+             VALUES ",
+            " ON CONFLICT (session_key) DO UPDATE SET ",
+        )
+    } else {
+        (
+            "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ",
+            " ON CONFLICT (session_id) DO UPDATE SET ",
+        )
+    };
     upsert(
         txn,
-        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ",
+        insert,
         &sessions,
-        |sql, (id, d)| {
+        |sql, (id, key, d)| {
+            if by_key {
+                sql.bind(*key).push(", ");
+            }
             sql.bind(id.as_str())
                 .push(", ")
                 .bind_time(d.first_seen)
                 .push(", ");
             sql.bind_time(d.last_seen).push(", ").bind(d.count);
         },
-        " ON CONFLICT (session_id) DO UPDATE SET \
-         first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
-           THEN excluded.first_seen ELSE sessions.first_seen END, \
-         last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
-           THEN excluded.last_seen ELSE sessions.last_seen END, \
-         event_count = sessions.event_count + excluded.event_count",
+        &format!(
+            "{conflict}\
+             first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
+               THEN excluded.first_seen ELSE sessions.first_seen END, \
+             last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
+               THEN excluded.last_seen ELSE sessions.last_seen END, \
+             event_count = sessions.event_count + excluded.event_count"
+        ),
     )
     .await?;
-    let pairs: Vec<_> = deltas.session_applications.iter().collect();
+    let pairs = deltas
+        .session_applications
+        .iter()
+        .map(|(id, app)| Ok((id, if by_key { key_of(id)? } else { 0 }, *app)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let (insert, conflict) = if by_key {
+        (
+            "INSERT INTO session_applications (session_key, application_id) VALUES ",
+            " ON CONFLICT (session_key, application_id) DO NOTHING",
+        )
+    } else {
+        (
+            "INSERT INTO session_applications (session_id, application_id) VALUES ",
+            " ON CONFLICT (session_id, application_id) DO NOTHING",
+        )
+    };
     upsert(
         txn,
-        "INSERT INTO session_applications (session_id, application_id) VALUES ",
+        insert,
         &pairs,
-        |sql, (session, app)| {
-            sql.bind(session.as_str()).push(", ").bind(*app);
+        |sql, (id, key, app)| {
+            if by_key {
+                sql.bind(*key);
+            } else {
+                sql.bind(id.as_str());
+            }
+            sql.push(", ").bind(*app);
         },
-        " ON CONFLICT (session_id, application_id) DO NOTHING",
+        conflict,
     )
     .await?;
-    let types: Vec<_> = deltas.session_types.iter().collect();
+    let types = deltas
+        .session_types
+        .iter()
+        .map(|((id, category, name), count)| {
+            Ok((
+                id,
+                if by_key { key_of(id)? } else { 0 },
+                category,
+                name,
+                *count,
+            ))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let (insert, conflict) = if by_key {
+        (
+            "INSERT INTO session_type_counts (session_key, session_id, category, name, \
+             event_count) VALUES ",
+            " ON CONFLICT (session_key, category, name) DO UPDATE SET ",
+        )
+    } else {
+        (
+            "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
+            " ON CONFLICT (session_id, category, name) DO UPDATE SET ",
+        )
+    };
     upsert(
         txn,
-        "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
+        insert,
         &types,
-        |sql, ((session, category, name), count)| {
-            sql.bind(session.as_str())
-                .push(", ")
-                .bind(category.as_str());
-            sql.push(", ").bind(name.as_str()).push(", ").bind(**count);
+        |sql, (id, key, category, name, count)| {
+            if by_key {
+                sql.bind(*key).push(", ");
+            }
+            sql.bind(id.as_str()).push(", ").bind(category.as_str());
+            sql.push(", ").bind(name.as_str()).push(", ").bind(*count);
         },
-        " ON CONFLICT (session_id, category, name) DO UPDATE SET \
-         event_count = session_type_counts.event_count + excluded.event_count",
+        &format!("{conflict}event_count = session_type_counts.event_count + excluded.event_count"),
     )
     .await?;
     let hourly: Vec<_> = deltas.hourly.iter().collect();

@@ -217,13 +217,13 @@ async fn largest_sessions(
 /// plan): columns `top` and `queued`, each a JSON array of `[session, count]` pairs.
 pub fn largest_sessions_statement(limit: u64, after: Option<&CountCursor>) -> Statement {
     let queued_sessions = format!(
-        "SELECT e.session_id FROM {}",
+        "SELECT e.session_key FROM {}",
         unprocessed_events(DbBackend::Sqlite)
     );
     let mut sql = Sql::new(DbBackend::Sqlite);
     sql.push(
         "SELECT (SELECT json_group_array(json_array(k, c)) FROM (SELECT session_id AS k, \
-         event_count AS c FROM sessions WHERE session_id NOT IN (",
+         event_count AS c FROM sessions WHERE session_key NOT IN (",
     )
     .push(&queued_sessions)
     .push(")");
@@ -238,7 +238,7 @@ pub fn largest_sessions_statement(limit: u64, after: Option<&CountCursor>) -> St
         " ORDER BY event_count DESC, session_id ASC LIMIT {})) AS top, \
          (SELECT json_group_array(json_array(k, c)) FROM (SELECT e.session_id AS k, \
          COUNT(*) + COALESCE((SELECT s.event_count FROM sessions s \
-         WHERE s.session_id = e.session_id), 0) AS c FROM {} GROUP BY e.session_id)) AS queued",
+         WHERE s.session_key = e.session_key), 0) AS c FROM {} GROUP BY e.session_id)) AS queued",
         limit + 1,
         unprocessed_events(DbBackend::Sqlite)
     ));
@@ -414,7 +414,7 @@ fn aggregate_part(
         "SELECT {key} AS k, event_count AS c FROM {table} WHERE 1 = 1"
     ));
     if let Some(session) = &filter.session_id {
-        sql.push(" AND session_id = ").bind(session.as_str());
+        sql.push(" AND ").session_is(session);
     }
     push_type_filter(sql, filter);
     if let Some(hours) = hours {

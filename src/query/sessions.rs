@@ -28,10 +28,9 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
     let mut sql = Sql::new(backend);
     sql.push(
         "SELECT MIN(f) AS first_seen, MAX(l) AS last_seen, CAST(SUM(c) AS BIGINT) AS event_count \
-         FROM (SELECT first_seen AS f, last_seen AS l, event_count AS c FROM sessions \
-         WHERE session_id = ",
+         FROM (SELECT first_seen AS f, last_seen AS l, event_count AS c FROM sessions WHERE ",
     )
-    .bind(id)
+    .session_is(id)
     .push(" UNION ALL SELECT MIN(timestamp), MAX(timestamp), COUNT(*) FROM events WHERE ")
     .session_is(id)
     .push(&format!(" AND {QUEUED}) t"));
@@ -56,8 +55,8 @@ pub async fn session_applications(
     id: &str,
 ) -> AppResult<Vec<applications::Model>> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT id, name, created_at, allowed_ips, retention_days FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE session_id = ")
-        .bind(id)
+    sql.push("SELECT id, name, created_at, allowed_ips, retention_days FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE ")
+        .session_is(id)
         .push(" UNION SELECT application_id FROM events WHERE ")
         .session_is(id)
         .push(&format!(" AND {QUEUED}) ORDER BY name"));

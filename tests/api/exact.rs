@@ -107,9 +107,34 @@ pub async fn assert_aggregates_exact(app: &TestApp) {
     })
     .collect();
     assert_eq!(stored_sessions, sessions, "sessions");
+    // SQLite keys the per-session aggregates by the session's key (`m20261202_000001`); the
+    // two that keep the id beside it must name the same session as their key.
+    let sqlite = app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    if sqlite {
+        for table in ["sessions", "session_type_counts"] {
+            let mismatched = rows(
+                app,
+                &format!(
+                    "SELECT t.session_id FROM {table} t LEFT JOIN session_keys k \
+                     ON k.id = t.session_key WHERE k.session_id IS NOT t.session_id"
+                ),
+            )
+            .await;
+            assert_eq!(
+                mismatched.len(),
+                0,
+                "{table} rows under another session's key"
+            );
+        }
+    }
     let stored_pairs: BTreeSet<(String, i32)> = rows(
         app,
-        "SELECT session_id, application_id FROM session_applications",
+        if sqlite {
+            "SELECT k.session_id, p.application_id FROM session_applications p \
+             JOIN session_keys k ON k.id = p.session_key"
+        } else {
+            "SELECT session_id, application_id FROM session_applications"
+        },
     )
     .await
     .iter()

@@ -396,7 +396,7 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
     )
     .await;
 
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
     assert_eq!(
         strings("SELECT session_id AS v FROM session_keys ORDER BY id").await,
         ["a", "b", "c"]
@@ -499,5 +499,146 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
     assert_eq!(
         strings("SELECT CAST(seq AS TEXT) AS v FROM sqlite_sequence WHERE name = 'events'").await,
         ["40"]
+    );
+}
+
+/// SQLite's per-session aggregates are keyed by the session's integer key
+/// (`m20261202_000001`): the same rows, each under its own session's key, `sessions` one
+/// B-tree (the key is its rowid) and the two others without rowid, the count index kept, and
+/// a key that is not a session's refused; reverting gives back the text-keyed tables.
+#[tokio::test]
+async fn upgrading_sqlite_keys_the_session_aggregates_by_session_key() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    Migrator::up(&db, Some(8)).await.unwrap();
+    for statement in [
+        // Keys in another order than the ids; session `d` has aggregates but no key yet.
+        "INSERT INTO session_keys (id, session_id) VALUES (1, 'c'), (2, 'a'), (3, 'b')",
+        "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES \
+         ('b', 10, 20, 2), ('a', 5, 5, 1), ('c', 7, 9, 3), ('d', 1, 1, 1)",
+        "INSERT INTO session_applications (session_id, application_id) VALUES \
+         ('b', 2), ('b', 1), ('a', 1), ('d', 1)",
+        "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES \
+         ('b', 'c', 'n', 1), ('a', 'c', 'm', 1), ('b', 'c', 'm', 1), ('c', 'd', 'n', 3), \
+         ('d', 'c', 'n', 1)",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let strings = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "v").unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let sessions = "SELECT json_array(session_id, first_seen, last_seen, event_count) AS v \
+                    FROM sessions ORDER BY session_id";
+    let types = "SELECT json_array(session_id, category, name, event_count) AS v \
+                 FROM session_type_counts ORDER BY session_id, category, name";
+    let sessions_before = strings(sessions).await;
+    let types_before = strings(types).await;
+    let pairs_before = strings(
+        "SELECT session_id || ':' || application_id AS v FROM session_applications ORDER BY 1",
+    )
+    .await;
+
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(strings(sessions).await, sessions_before);
+    assert_eq!(strings(types).await, types_before);
+    assert_eq!(
+        strings(
+            "SELECT k.session_id || ':' || p.application_id AS v FROM session_applications p \
+             JOIN session_keys k ON k.id = p.session_key ORDER BY 1"
+        )
+        .await,
+        pairs_before
+    );
+    // Every row under its own session's key; `d` got the next key.
+    assert_eq!(
+        strings(
+            "SELECT s.session_id || ':' || s.session_key AS v FROM sessions s \
+             JOIN session_keys k ON k.id = s.session_key AND k.session_id = s.session_id \
+             ORDER BY s.session_key"
+        )
+        .await,
+        ["c:1", "a:2", "b:3", "d:4"]
+    );
+    assert_eq!(
+        strings(
+            "SELECT CAST(count(*) AS TEXT) AS v FROM session_type_counts t JOIN session_keys k \
+             ON k.id = t.session_key AND k.session_id = t.session_id"
+        )
+        .await,
+        ["5"]
+    );
+    assert_eq!(
+        strings(
+            "SELECT name || ' ON ' || tbl_name AS v FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('sessions', 'session_applications', 'session_type_counts') \
+             ORDER BY name"
+        )
+        .await,
+        ["idx_sessions_count ON sessions"]
+    );
+    assert_eq!(
+        strings(
+            "SELECT name || CASE WHEN sql LIKE '%WITHOUT ROWID' THEN ' without rowid' ELSE '' END \
+             AS v FROM sqlite_master WHERE name IN ('sessions', 'session_applications', \
+             'session_type_counts') ORDER BY name"
+        )
+        .await,
+        [
+            "session_applications without rowid",
+            "session_type_counts without rowid",
+            "sessions"
+        ]
+    );
+    // A key must be a session's.
+    let orphan = db
+        .execute_unprepared(
+            "INSERT INTO sessions (session_key, session_id, first_seen, last_seen, event_count) \
+             VALUES (99, 'z', 1, 1, 1)",
+        )
+        .await;
+    assert!(orphan.is_err(), "{orphan:?}");
+    // The service reads a session's summary and applications through the key.
+    let summary = the_eye::query::sessions::get_session(&db, "b")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.event_count, 2);
+
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(strings(sessions).await, sessions_before);
+    assert_eq!(strings(types).await, types_before);
+    assert_eq!(
+        strings(
+            "SELECT session_id || ':' || application_id AS v FROM session_applications ORDER BY 1"
+        )
+        .await,
+        pairs_before
+    );
+    assert_eq!(
+        strings(
+            "SELECT name AS v FROM sqlite_master WHERE type = 'index' AND tbl_name IN \
+             ('sessions', 'session_applications', 'session_type_counts') ORDER BY name"
+        )
+        .await,
+        [
+            "idx_sessions_count",
+            "sqlite_autoindex_session_applications_1",
+            "sqlite_autoindex_session_type_counts_1",
+            "sqlite_autoindex_sessions_1"
+        ]
     );
 }
