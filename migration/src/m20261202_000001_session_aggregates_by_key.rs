@@ -29,8 +29,8 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Each table: its definition keyed by the session key, the copy into it from the text-keyed
-/// table (`old`), its definition keyed by the id, and the copy back.
+/// Each table: its definition keyed by the session key (as `{table}_rebuilt`), the copy into it
+/// from the text-keyed table, its definition keyed by the id, and the copy back.
 struct Rebuild {
     table: &'static str,
     by_key: &'static str,
@@ -47,14 +47,14 @@ const REBUILDS: [Rebuild; 3] = [
                  session_id varchar(128) NOT NULL, first_seen integer NOT NULL, \
                  last_seen integer NOT NULL, event_count integer NOT NULL)",
         copy_by_key: "INSERT INTO sessions_rebuilt SELECT k.id, o.session_id, o.first_seen, \
-                      o.last_seen, o.event_count FROM old o \
+                      o.last_seen, o.event_count FROM sessions o \
                       JOIN session_keys k ON k.session_id = o.session_id ORDER BY k.id",
         by_id: "CREATE TABLE sessions_rebuilt (\
                 \"session_id\" varchar(128) NOT NULL PRIMARY KEY, \
                 \"first_seen\" integer NOT NULL, \"last_seen\" integer NOT NULL, \
                 \"event_count\" integer NOT NULL)",
         copy_by_id: "INSERT INTO sessions_rebuilt SELECT session_id, first_seen, last_seen, \
-                     event_count FROM old ORDER BY session_id",
+                     event_count FROM sessions ORDER BY session_id",
     },
     Rebuild {
         table: "session_applications",
@@ -63,13 +63,13 @@ const REBUILDS: [Rebuild; 3] = [
                  application_id integer NOT NULL, \
                  PRIMARY KEY (session_key, application_id)) WITHOUT ROWID",
         copy_by_key: "INSERT INTO session_applications_rebuilt SELECT k.id, o.application_id \
-                      FROM old o JOIN session_keys k ON k.session_id = o.session_id \
+                      FROM session_applications o JOIN session_keys k ON k.session_id = o.session_id \
                       ORDER BY k.id, o.application_id",
         by_id: "CREATE TABLE session_applications_rebuilt (\
                 \"session_id\" varchar(128) NOT NULL, \"application_id\" integer NOT NULL, \
                 PRIMARY KEY (\"session_id\", \"application_id\"))",
         copy_by_id: "INSERT INTO session_applications_rebuilt SELECT k.session_id, \
-                     o.application_id FROM old o JOIN session_keys k ON k.id = o.session_key \
+                     o.application_id FROM session_applications o JOIN session_keys k ON k.id = o.session_key \
                      ORDER BY k.session_id, o.application_id",
     },
     Rebuild {
@@ -80,7 +80,7 @@ const REBUILDS: [Rebuild; 3] = [
                  name varchar(128) NOT NULL, event_count integer NOT NULL, \
                  PRIMARY KEY (session_key, category, name)) WITHOUT ROWID",
         copy_by_key: "INSERT INTO session_type_counts_rebuilt SELECT k.id, o.session_id, \
-                      o.category, o.name, o.event_count FROM old o \
+                      o.category, o.name, o.event_count FROM session_type_counts o \
                       JOIN session_keys k ON k.session_id = o.session_id \
                       ORDER BY k.id, o.category, o.name",
         by_id: "CREATE TABLE session_type_counts_rebuilt (\
@@ -88,7 +88,7 @@ const REBUILDS: [Rebuild; 3] = [
                 \"name\" varchar(128) NOT NULL, \"event_count\" integer NOT NULL, \
                 PRIMARY KEY (\"session_id\", \"category\", \"name\"))",
         copy_by_id: "INSERT INTO session_type_counts_rebuilt SELECT session_id, category, name, \
-                     event_count FROM old ORDER BY session_id, category, name",
+                     event_count FROM session_type_counts ORDER BY session_id, category, name",
     },
 ];
 
@@ -139,8 +139,8 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Rebuilds `table` as `create` defines `{table}_rebuilt`, filled by `copy` from the old
-/// table (named `old` in it).
+/// Rebuilds `table` by SQLite's documented procedure: `create` defines `{table}_rebuilt`,
+/// `copy` fills it from `table`, which is then dropped, and the new table takes its name.
 async fn run(
     manager: &SchemaManager<'_>,
     table: &str,
@@ -149,10 +149,9 @@ async fn run(
 ) -> Result<(), DbErr> {
     let db = manager.get_connection();
     for statement in [
-        format!("ALTER TABLE {table} RENAME TO old"),
         create.to_owned(),
         copy.to_owned(),
-        "DROP TABLE old".to_owned(),
+        format!("DROP TABLE {table}"),
         format!("ALTER TABLE {table}_rebuilt RENAME TO {table}"),
     ] {
         db.execute_unprepared(&statement).await?;

@@ -131,9 +131,11 @@ pub fn session_group(backend: DbBackend) -> (&'static str, &'static str) {
     }
 }
 
-/// Removes the keys of `sessions` that no event refers to any more (SQLite), so an erased or
-/// expired session's id does not outlive its events. Called in the transaction that deleted
-/// them.
+/// Removes the keys of `sessions` that no event and no per-session aggregate refers to any
+/// more (SQLite), so an erased or expired session's id does not outlive its events. Called in
+/// the transaction that deleted them, after their aggregates were taken out. (An aggregate row
+/// left without events, which only an inconsistency could leave, keeps its key rather than
+/// failing the transaction on the foreign key.)
 pub async fn forget_sessions(txn: &impl ConnectionTrait, sessions: &[String]) -> Result<(), DbErr> {
     if txn.get_database_backend() != DbBackend::Sqlite || sessions.is_empty() {
         return Ok(());
@@ -143,7 +145,12 @@ pub async fn forget_sessions(txn: &impl ConnectionTrait, sessions: &[String]) ->
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
         "DELETE FROM session_keys WHERE session_id IN (SELECT value FROM json_each(?)) \
-         AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_key = session_keys.id)",
+         AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_key = session_keys.id) \
+         AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.session_key = session_keys.id) \
+         AND NOT EXISTS (SELECT 1 FROM session_type_counts t \
+           WHERE t.session_key = session_keys.id) \
+         AND NOT EXISTS (SELECT 1 FROM session_applications p \
+           WHERE p.session_key = session_keys.id)",
         [list.into()],
     ))
     .await?;

@@ -1,4 +1,8 @@
 //! Per-session bookkeeping maintained by the background job.
+//!
+//! This is PostgreSQL's shape. On SQLite the table is keyed by the session's integer
+//! `session_key` instead (`m20261202_000001`); no code reads it through this entity, only
+//! through SQL that picks the key by backend (`crate::db::session_key`).
 
 use sea_orm::entity::prelude::*;
 

@@ -261,11 +261,15 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
             ))
         })
     };
-    let sessions = deltas
+    // On SQLite rows go in key order, the tables' own (one writer there, so no lock order).
+    let mut sessions = deltas
         .sessions
         .iter()
         .map(|(id, d)| Ok((id, if by_key { key_of(id)? } else { 0 }, d)))
         .collect::<Result<Vec<_>, DbErr>>()?;
+    if by_key {
+        sessions.sort_by_key(|(_, key, _)| *key);
+    }
     let (insert, conflict) = if by_key {
         (
             "INSERT INTO sessions (session_key, session_id, first_seen, last_seen, event_count) \
@@ -302,11 +306,14 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
         ),
     )
     .await?;
-    let pairs = deltas
+    let mut pairs = deltas
         .session_applications
         .iter()
         .map(|(id, app)| Ok((id, if by_key { key_of(id)? } else { 0 }, *app)))
         .collect::<Result<Vec<_>, DbErr>>()?;
+    if by_key {
+        pairs.sort_by_key(|(_, key, app)| (*key, *app));
+    }
     let (insert, conflict) = if by_key {
         (
             "INSERT INTO session_applications (session_key, application_id) VALUES ",
@@ -333,7 +340,7 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
         conflict,
     )
     .await?;
-    let types = deltas
+    let mut types = deltas
         .session_types
         .iter()
         .map(|((id, category, name), count)| {
@@ -346,6 +353,9 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
             ))
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
+    if by_key {
+        types.sort_by(|a, b| (a.1, a.2, a.3).cmp(&(b.1, b.2, b.3)));
+    }
     let (insert, conflict) = if by_key {
         (
             "INSERT INTO session_type_counts (session_key, session_id, category, name, \

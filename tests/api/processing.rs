@@ -617,6 +617,18 @@ async fn upgrading_sqlite_keys_the_session_aggregates_by_session_key() {
         .unwrap()
         .unwrap();
     assert_eq!(summary.event_count, 2);
+    // Forgetting keys skips one that aggregates still use (`d` has no events) instead of
+    // failing on the foreign key, and removes one nothing uses.
+    db.execute_unprepared("INSERT INTO session_keys (session_id) VALUES ('unused')")
+        .await
+        .unwrap();
+    the_eye::db::forget_sessions(&db, &["d".to_string(), "unused".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(
+        strings("SELECT session_id AS v FROM session_keys ORDER BY id").await,
+        ["c", "a", "b", "d"]
+    );
 
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(strings(sessions).await, sessions_before);
