@@ -39,15 +39,19 @@ use crate::processing::job::apply;
 /// Values per `IN (…)` list.
 const IN_LIST_ROWS: usize = 1000;
 
-/// The columns of `events` that [`read_events`] needs on `backend`, for the callers'
-/// `SELECT`s: on SQLite the session's key too, which its per-session aggregates are keyed by.
-pub fn event_columns(backend: DbBackend) -> &'static str {
-    match backend {
+/// The start of a `SELECT` of the events to delete, for [`read_events`]: the columns it needs
+/// on `backend` (on SQLite the session's key too, which the per-session aggregates are keyed
+/// by), up to `WHERE `, for the caller's conditions.
+pub fn select_events_to_delete(backend: DbBackend) -> Sql {
+    let columns = match backend {
         DbBackend::Sqlite => {
             "seq, application_id, session_id, session_key, category, name, timestamp"
         }
         _ => "seq, application_id, session_id, category, name, timestamp",
-    }
+    };
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT {columns} FROM events WHERE "));
+    sql
 }
 
 /// A stored event about to be deleted.
@@ -117,7 +121,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
-/// Runs `statement` (a `SELECT` of [`event_columns`], locking its rows on PostgreSQL) and
+/// Runs `statement` (begun by [`select_events_to_delete`], locking its rows on PostgreSQL) and
 /// returns the events.
 pub async fn read_events(
     txn: &impl ConnectionTrait,

@@ -18,7 +18,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, Statement,
 };
 
-use super::delete::{DeletedRows, begin_write, delete_events, event_columns, read_events};
+use super::delete::{
+    DeletedRows, begin_write, delete_events, read_events, select_events_to_delete,
+};
 use crate::db::Sql;
 use crate::domain::{BoundedText, FieldError};
 use crate::entities::erasures;
@@ -105,16 +107,12 @@ async fn events_step(
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!(
-        "SELECT {} FROM events WHERE ",
-        event_columns(db.get_database_backend())
-    ))
-    .session_is(session)
-    .push(" AND seq <= ")
-    .bind(last_seq)
-    .push(" ORDER BY seq LIMIT ")
-    .bind(batch as i64);
+    let mut sql = select_events_to_delete(db.get_database_backend());
+    sql.session_is(session)
+        .push(" AND seq <= ")
+        .bind(last_seq)
+        .push(" ORDER BY seq LIMIT ")
+        .bind(batch as i64);
     // Waits for (rather than skips) rows a retention batch holds: they must be gone or ours.
     if sql.backend() == DbBackend::Postgres {
         sql.push(" FOR UPDATE");

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 
 use super::delete::{
-    DeletedRows, begin_write, delete_events, event_columns, read_events, retention_cutoff,
+    DeletedRows, begin_write, delete_events, read_events, retention_cutoff, select_events_to_delete,
 };
 use crate::db::Sql;
 use crate::error::{AppError, AppResult};
@@ -159,16 +159,13 @@ async fn old_events_step(
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push(&format!(
-        "SELECT {} FROM events WHERE application_id = ",
-        event_columns(db.get_database_backend())
-    ))
-    .bind(application_id)
-    .push(" AND timestamp < ")
-    .bind_time(cutoff)
-    .push(" ORDER BY timestamp, seq LIMIT ")
-    .bind(batch as i64);
+    let mut sql = select_events_to_delete(db.get_database_backend());
+    sql.push("application_id = ")
+        .bind(application_id)
+        .push(" AND timestamp < ")
+        .bind_time(cutoff)
+        .push(" ORDER BY timestamp, seq LIMIT ")
+        .bind(batch as i64);
     lock_skipping(&mut sql);
     let events = read_events(&txn, sql.build()).await?;
     let deleted = delete_events(&txn, &events).await?;
