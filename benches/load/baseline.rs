@@ -102,7 +102,7 @@ fn rows(args: &BaselineArgs) -> anyhow::Result<Vec<Row>> {
         sessions: args.sessions,
         invalid: 0.0,
         duplicates: 0.0,
-        clock: Clock::Live,
+        clock: Clock::Live { session_events: 0 },
     };
     let mut generator = EventGen::new(mix, "raw", 42);
     (0..args.rows)

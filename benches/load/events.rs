@@ -27,8 +27,12 @@ pub struct Sent {
 /// When generated events happened.
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
-    /// Up to a few seconds before now (live traffic).
-    Live,
+    /// Up to a few seconds before now (live traffic). With `session_events` 0 every event goes
+    /// to a session drawn at random from the whole pool, all of them active at once; otherwise
+    /// the pool is the sessions in progress, and each sends 1 to `2 × session_events` events
+    /// before a new session takes its place, as real sessions start and end (so the recent
+    /// sessions are the ones that receive events).
+    Live { session_events: u64 },
     /// `events` events in time order over `days` days from `start`, as an export of past traffic
     /// would be: a session's events lie within about half an hour, so the sessions active at
     /// any moment are few.
@@ -177,8 +181,12 @@ impl EventGen {
     fn session_and_time(&mut self) -> (u64, DateTime<Utc>) {
         let sessions = self.mix.sessions.max(1);
         match self.mix.clock {
-            Clock::Live => {
-                let session = self.rng.random_range(0..sessions);
+            Clock::Live { session_events } => {
+                let session = if session_events == 0 {
+                    self.rng.random_range(0..sessions)
+                } else {
+                    self.session_in_progress(sessions as usize, session_events)
+                };
                 let ago = Duration::microseconds(self.rng.random_range(0..5_000_000));
                 (session, Utc::now() - ago)
             }
@@ -188,27 +196,33 @@ impl EventGen {
                 events,
             } => {
                 // Time advances evenly with each event; the event goes to one of the sessions
-                // in progress, and a session that has sent its share makes room for a new one.
+                // in progress (about half an hour's worth).
                 let span_us = days.max(1) * 86_400_000_000;
                 let step = span_us / events.max(1) as i64;
                 let at = start + Duration::microseconds(step * self.next_id as i64);
                 let per_session = (events / sessions).max(1);
                 let in_progress = (sessions * 1_800_000_000 / span_us as u64).max(1) as usize;
-                if self.active.len() < in_progress {
-                    let n = self.next_session;
-                    self.next_session += 1;
-                    let share = self.rng.random_range(1..=2 * per_session);
-                    self.active.push((n, share));
-                }
-                let slot = self.rng.random_range(0..self.active.len());
-                let (session, left) = &mut self.active[slot];
-                let session = *session;
-                *left -= 1;
-                if *left == 0 {
-                    self.active.swap_remove(slot);
-                }
-                (session, at)
+                (self.session_in_progress(in_progress, per_session), at)
             }
         }
+    }
+
+    /// A session among up to `in_progress` at once, each sending 1 to `2 × per_session`
+    /// events; a session that has sent its share makes room for a new one.
+    fn session_in_progress(&mut self, in_progress: usize, per_session: u64) -> u64 {
+        if self.active.len() < in_progress {
+            let n = self.next_session;
+            self.next_session += 1;
+            let share = self.rng.random_range(1..=2 * per_session.max(1));
+            self.active.push((n, share));
+        }
+        let slot = self.rng.random_range(0..self.active.len());
+        let (session, left) = &mut self.active[slot];
+        let session = *session;
+        *left -= 1;
+        if *left == 0 {
+            self.active.swap_remove(slot);
+        }
+        session
     }
 }

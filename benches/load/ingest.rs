@@ -53,9 +53,16 @@ pub struct IngestArgs {
     /// Share of retried duplicates (an earlier event sent again with its id).
     #[arg(long, default_value_t = 0.01)]
     pub duplicate_share: f64,
-    /// Distinct sessions the events are spread over.
+    /// Distinct sessions the events are spread over (with `--session-events`, the sessions in
+    /// progress at once).
     #[arg(long, default_value_t = 10_000)]
     pub sessions: u64,
+    /// 0: every event goes to a session drawn at random from `--sessions`, all active for the
+    /// whole run. N: sessions start and end as in real traffic, each sending 1 to 2N events
+    /// before a new one takes its place, so new sessions keep arriving and the recent ones
+    /// receive the events.
+    #[arg(long, default_value_t = 0)]
+    pub session_events: u64,
     /// Fail unless every answer was a success and events stored = events accepted.
     #[arg(long)]
     pub check: bool,
@@ -129,7 +136,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         sessions: args.sessions,
         invalid: args.invalid_share,
         duplicates: args.duplicate_share,
-        clock: Clock::Live,
+        clock: Clock::Live {
+            session_events: args.session_events,
+        },
     };
     let generator = Arc::new(Mutex::new(EventGen::new(mix, &run_id, 42)));
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -358,14 +367,21 @@ fn describe(args: &IngestArgs) -> String {
         0 => String::new(),
         n => format!(", {n} {:?} subscribers", args.subscriber_pace),
     };
+    let sessions = match args.session_events {
+        0 => format!("{} sessions", args.sessions),
+        n => format!(
+            "{} sessions in progress, each of 1 to {} events",
+            args.sessions,
+            2 * n
+        ),
+    };
     format!(
-        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {} sessions{subscribers}",
+        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {sessions}{subscribers}",
         args.batch,
         args.concurrency,
         args.duration,
         args.invalid_share * 100.0,
         args.duplicate_share * 100.0,
-        args.sessions,
     )
 }
 
