@@ -103,6 +103,7 @@ fn rows(args: &BaselineArgs) -> anyhow::Result<Vec<Row>> {
         invalid: 0.0,
         duplicates: 0.0,
         clock: Clock::Live { session_events: 0 },
+        random_ids: false,
     };
     let mut generator = EventGen::new(mix, "raw", 42);
     (0..args.rows)

@@ -54,6 +54,9 @@ pub struct Mix {
     pub duplicates: f64,
     /// Where timestamps come from.
     pub clock: Clock,
+    /// Event ids drawn at random (shaped like UUIDs, as many clients make them) instead of
+    /// counting up, which appends to the duplicate index and so hides what random ids cost.
+    pub random_ids: bool,
 }
 
 /// A deterministic stream of events.
@@ -148,12 +151,23 @@ impl EventGen {
             ),
         };
         self.next_id += 1;
+        let id = if self.mix.random_ids {
+            let r: u128 = self.rng.random();
+            format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                r >> 96,
+                (r >> 80) & 0xffff,
+                (r >> 68) & 0xfff,
+                (r >> 56) & 0xfff,
+                r & 0xffff_ffff_ffff
+            )
+        } else {
+            format!("{}-{:010}", self.run, self.next_id)
+        };
         let mut text = String::with_capacity(320);
         let _ = write!(
             text,
-            r#"{{"id":"{}-{:010}","sessionId":"{}","category":"{category}","name":"{name}","data":{{"host":"{host}","path":"/p/{page}"{extra}}},"timestamp":"{}"}}"#,
-            self.run,
-            self.next_id,
+            r#"{{"id":"{id}","sessionId":"{}","category":"{category}","name":"{name}","data":{{"host":"{host}","path":"/p/{page}"{extra}}},"timestamp":"{}"}}"#,
             Self::session_id(session),
             at.format("%Y-%m-%d %H:%M:%S%.6f"),
         );

@@ -45,6 +45,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
             days: args.days,
             events: args.events,
         },
+        random_ids: false,
     };
     let mut generator = EventGen::new(mix, &args.run, 7);
     let out: Box<dyn Write> = if args.out.as_os_str() == "-" {

@@ -63,6 +63,10 @@ pub struct IngestArgs {
     /// receive the events.
     #[arg(long, default_value_t = 0)]
     pub session_events: u64,
+    /// Event ids drawn at random, shaped like UUIDs, as many clients make them (default: ids
+    /// that count up, which land at the end of the duplicate index).
+    #[arg(long)]
+    pub random_ids: bool,
     /// Fail unless every answer was a success and events stored = events accepted.
     #[arg(long)]
     pub check: bool,
@@ -139,6 +143,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         clock: Clock::Live {
             session_events: args.session_events,
         },
+        random_ids: args.random_ids,
     };
     let generator = Arc::new(Mutex::new(EventGen::new(mix, &run_id, 42)));
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -367,6 +372,7 @@ fn describe(args: &IngestArgs) -> String {
         0 => String::new(),
         n => format!(", {n} {:?} subscribers", args.subscriber_pace),
     };
+    let ids = if args.random_ids { ", random ids" } else { "" };
     let sessions = match args.session_events {
         0 => format!("{} sessions", args.sessions),
         n => format!(
@@ -376,7 +382,7 @@ fn describe(args: &IngestArgs) -> String {
         ),
     };
     format!(
-        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {sessions}{subscribers}",
+        "{rate}, batches of {}, concurrency {}, {} s, {}% invalid, {}% repeated, {sessions}{ids}{subscribers}",
         args.batch,
         args.concurrency,
         args.duration,
