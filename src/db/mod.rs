@@ -25,7 +25,7 @@ pub use event_time::{JsonEventTime, event_time, from_micros, read_event_time};
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
 pub use session_key::{
-    SessionKeys, forget_sessions, register_sessions, same_session, session_condition,
-    session_group, sessions_in,
+    SessionKeys, forget_sessions, register_sessions, same_session, session_column,
+    session_condition, session_group,
 };
 pub use sql::Sql;

@@ -93,27 +93,20 @@ impl super::Sql {
     }
 }
 
-/// The condition "row `e` belongs to the same session as row `row`", two tables that both
-/// name a session (events or per-session aggregates; typically `row` is correlated): by key
-/// on SQLite, by id on PostgreSQL.
-pub fn same_session(backend: DbBackend, e: &str, row: &str) -> String {
+/// The column by which events and the per-session aggregates name their session on
+/// `backend`: the integer key on SQLite, the id on PostgreSQL.
+pub fn session_column(backend: DbBackend) -> &'static str {
     match backend {
-        DbBackend::Sqlite => format!("{e}.session_key = {row}.session_key"),
-        _ => format!("{e}.session_id = {row}.session_id"),
+        DbBackend::Sqlite => "session_key",
+        _ => "session_id",
     }
 }
 
-/// What goes before and after a bound list of session ids `(…)` for the condition "the row
-/// (of a table that names a session) belongs to one of these sessions": by key on SQLite,
-/// looked up once per id, by id on PostgreSQL.
-pub fn sessions_in(backend: DbBackend) -> (&'static str, &'static str) {
-    match backend {
-        DbBackend::Sqlite => (
-            "session_key IN (SELECT id FROM session_keys WHERE session_id IN ",
-            ")",
-        ),
-        _ => ("session_id IN ", ""),
-    }
+/// The condition "row `e` belongs to the same session as row `row`", two tables that both
+/// name a session (events or per-session aggregates; typically `row` is correlated).
+pub fn same_session(backend: DbBackend, e: &str, row: &str) -> String {
+    let column = session_column(backend);
+    format!("{e}.{column} = {row}.{column}")
 }
 
 /// An event's session id as a statement over `events` that reads only its indexes names it,

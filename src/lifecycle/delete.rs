@@ -34,7 +34,7 @@ use sea_orm::{
 use crate::db::Sql;
 use crate::domain::timestamp::hour_of;
 use crate::processing::aggregate::{ClaimedEvent, Deltas};
-use crate::processing::job::apply;
+use crate::processing::job::{apply, session_key_of};
 
 /// Values per `IN (…)` list.
 const IN_LIST_ROWS: usize = 1000;
@@ -169,14 +169,23 @@ pub async fn delete_events(
         .filter(|e| !queued.contains(&e.seq))
         .map(|e| e.event.clone())
         .collect();
+    let backend = txn.get_database_backend();
     let deltas = Deltas::removing(&processed);
     apply(txn, &deltas).await?;
     let mut deleted = DeletedRows {
-        events: delete_in(txn, "DELETE FROM events WHERE seq IN ", &seqs, "").await?,
+        events: delete_in(txn, "DELETE FROM events WHERE seq IN ", &seqs).await?,
         event_queue: queued.len() as u64,
         ..DeletedRows::default()
     };
-    let sessions: Vec<String> = deltas.sessions.keys().cloned().collect();
+    // The aggregates' sessions as their rows name them (keys on SQLite, already known).
+    let sessions = deltas
+        .sessions
+        .keys()
+        .map(|id| match backend {
+            DbBackend::Sqlite => session_key_of(backend, &deltas, id).map(sea_orm::Value::from),
+            _ => Ok(id.clone().into()),
+        })
+        .collect::<Result<Vec<sea_orm::Value>, DbErr>>()?;
     let hours: Vec<DateTime<Utc>> = deltas.hourly.keys().map(|(h, _, _)| *h).collect();
     tidy(txn, &sessions, &hours, &mut deleted).await?;
     // Queued events have no aggregate, so their sessions are taken from the events themselves.
@@ -202,24 +211,23 @@ async fn unqueue(txn: &impl ConnectionTrait, seqs: &[i64]) -> Result<HashSet<i64
     Ok(queued)
 }
 
-/// Runs `prefix (…) suffix` for each chunk of `values`; returns the rows affected.
+/// Runs `prefix (…)` for each chunk of `values`; returns the rows affected.
 async fn delete_in<V: Into<sea_orm::Value> + Clone>(
     txn: &impl ConnectionTrait,
     prefix: &str,
     values: &[V],
-    suffix: &str,
 ) -> Result<u64, DbErr> {
     let mut affected = 0;
     for chunk in values.chunks(IN_LIST_ROWS) {
         let mut sql = Sql::new(txn.get_database_backend());
-        sql.push(prefix).bind_list(chunk).push(suffix);
+        sql.push(prefix).bind_list(chunk);
         affected += txn.execute_raw(sql.build()).await?.rows_affected();
     }
     Ok(affected)
 }
 
-/// The processed events `e` of the `sessions` row's session that are left (the correlated condition
-/// used by the recomputations below).
+/// The processed events `e` of the `sessions` row's session that are left (the correlated
+/// condition used by the recomputations below).
 fn left_of_session(backend: DbBackend) -> String {
     format!(
         "{} AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)",
@@ -227,20 +235,20 @@ fn left_of_session(backend: DbBackend) -> String {
     )
 }
 
-/// Removes aggregate rows left at zero and recomputes the first and last seen of `sessions`.
+/// Removes aggregate rows left at zero and recomputes the first and last seen of `sessions`,
+/// for `sessions` as the aggregates' rows name them ([`crate::db::session_column`]).
 async fn tidy(
     txn: &impl ConnectionTrait,
-    sessions: &[String],
+    sessions: &[sea_orm::Value],
     hours: &[DateTime<Utc>],
     deleted: &mut DeletedRows,
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    let (among, end) = crate::db::sessions_in(backend);
+    let session = crate::db::session_column(backend);
     deleted.sessions = delete_in(
         txn,
-        &format!("DELETE FROM sessions WHERE event_count <= 0 AND {among}"),
+        &format!("DELETE FROM sessions WHERE event_count <= 0 AND {session} IN "),
         sessions,
-        end,
     )
     .await?;
     let left = left_of_session(backend);
@@ -250,9 +258,9 @@ async fn tidy(
            ORDER BY e.timestamp LIMIT 1), \
          last_seen = (SELECT e.timestamp FROM events e WHERE {left} \
            ORDER BY e.timestamp DESC LIMIT 1) \
-         WHERE {among}"
+         WHERE {session} IN "
     );
-    delete_in(txn, &bounds, sessions, end).await?;
+    delete_in(txn, &bounds, sessions).await?;
     // `+e.application_id`: not an index term, so the session's own index is used; otherwise
     // SQLite picks `(application_id, timestamp, seq)` and reads all of the application's
     // events for every pair (measured: retention of 300k events did not finish in 10 min).
@@ -261,15 +269,14 @@ async fn tidy(
            WHERE {} \
            AND +e.application_id = session_applications.application_id \
            AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)) \
-         AND {among}",
+         AND {session} IN ",
         crate::db::same_session(backend, "e", "session_applications")
     );
-    deleted.session_applications = delete_in(txn, &pairs, sessions, end).await?;
+    deleted.session_applications = delete_in(txn, &pairs, sessions).await?;
     deleted.session_type_counts = delete_in(
         txn,
-        &format!("DELETE FROM session_type_counts WHERE event_count <= 0 AND {among}"),
+        &format!("DELETE FROM session_type_counts WHERE event_count <= 0 AND {session} IN "),
         sessions,
-        end,
     )
     .await?;
     let mut hours = hours.to_vec();
@@ -282,7 +289,6 @@ async fn tidy(
         txn,
         "DELETE FROM type_counts_hourly WHERE event_count <= 0 AND bucket_start IN ",
         &hours,
-        "",
     )
     .await?;
     Ok(())

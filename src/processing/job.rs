@@ -248,56 +248,69 @@ pub fn claim_statement(backend: DbBackend, batch_size: u64) -> Statement {
     sql.build()
 }
 
+/// The key of `session` in the per-session aggregates on `backend` (see
+/// [`crate::db::session_column`]): on SQLite the key the claimed events carried
+/// ([`Deltas::session_keys`]); 0 on PostgreSQL, whose rows are named by id and never use it.
+pub(crate) fn session_key_of(
+    backend: DbBackend,
+    deltas: &Deltas,
+    session: &str,
+) -> Result<i64, DbErr> {
+    if backend != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    deltas.session_keys.get(session).copied().ok_or_else(|| {
+        DbErr::Custom(format!(
+            "aggregating: no session key for session {session:?}"
+        ))
+    })
+}
+
 /// Adds `deltas` to the aggregates with atomic upserts, locking rows in key order (sessions,
 /// pairs, session types, hours) so that concurrent writers cannot deadlock. Deleters pass
 /// negative deltas ([`Deltas::removing`]). On SQLite the per-session aggregates are keyed by
-/// the session's integer key (see `m20261202_000001`), which every claimed event carries.
+/// the session's integer key (see `m20261202_000001`), which every claimed event carries;
+/// `sessions` and `session_type_counts` keep the id beside it.
 pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
-    let by_key = txn.get_database_backend() == DbBackend::Sqlite;
-    let key_of = |session: &str| -> Result<i64, DbErr> {
-        deltas.session_keys.get(session).copied().ok_or_else(|| {
-            DbErr::Custom(format!(
-                "aggregating: no session key for session {session:?}"
-            ))
-        })
+    let backend = txn.get_database_backend();
+    let by_key = backend == DbBackend::Sqlite;
+    let key_of = |session: &str| session_key_of(backend, deltas, session);
+    let session = crate::db::session_column(backend);
+    // The columns naming the session, and binding them, where the table keeps the id too.
+    let (named, named_with_id) = if by_key {
+        ("session_key", "session_key, session_id")
+    } else {
+        ("session_id", "session_id")
+    };
+    let bind_named = |sql: &mut Sql, id: &str, key: i64, with_id: bool| {
+        match (by_key, with_id) {
+            (true, true) => sql.bind(key).push(", ").bind(id),
+            (true, false) => sql.bind(key),
+            (false, _) => sql.bind(id),
+        };
     };
     // On SQLite rows go in key order, the tables' own (one writer there, so no lock order).
     let mut sessions = deltas
         .sessions
         .iter()
-        .map(|(id, d)| Ok((id, if by_key { key_of(id)? } else { 0 }, d)))
+        .map(|(id, d)| Ok((id, key_of(id)?, d)))
         .collect::<Result<Vec<_>, DbErr>>()?;
     if by_key {
         sessions.sort_by_key(|(_, key, _)| *key);
     }
-    let (insert, conflict) = if by_key {
-        (
-            "INSERT INTO sessions (session_key, session_id, first_seen, last_seen, event_count) \
-             VALUES ",
-            " ON CONFLICT (session_key) DO UPDATE SET ",
-        )
-    } else {
-        (
-            "INSERT INTO sessions (session_id, first_seen, last_seen, event_count) VALUES ",
-            " ON CONFLICT (session_id) DO UPDATE SET ",
-        )
-    };
     upsert(
         txn,
-        insert,
+        &format!(
+            "INSERT INTO sessions ({named_with_id}, first_seen, last_seen, event_count) VALUES "
+        ),
         &sessions,
         |sql, (id, key, d)| {
-            if by_key {
-                sql.bind(*key).push(", ");
-            }
-            sql.bind(id.as_str())
-                .push(", ")
-                .bind_time(d.first_seen)
-                .push(", ");
+            bind_named(sql, id, *key, true);
+            sql.push(", ").bind_time(d.first_seen).push(", ");
             sql.bind_time(d.last_seen).push(", ").bind(d.count);
         },
         &format!(
-            "{conflict}\
+            " ON CONFLICT ({session}) DO UPDATE SET \
              first_seen = CASE WHEN excluded.first_seen < sessions.first_seen \
                THEN excluded.first_seen ELSE sessions.first_seen END, \
              last_seen = CASE WHEN excluded.last_seen > sessions.last_seen \
@@ -309,77 +322,46 @@ pub(crate) async fn apply(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result
     let mut pairs = deltas
         .session_applications
         .iter()
-        .map(|(id, app)| Ok((id, if by_key { key_of(id)? } else { 0 }, *app)))
+        .map(|(id, app)| Ok((id, key_of(id)?, *app)))
         .collect::<Result<Vec<_>, DbErr>>()?;
     if by_key {
         pairs.sort_by_key(|(_, key, app)| (*key, *app));
     }
-    let (insert, conflict) = if by_key {
-        (
-            "INSERT INTO session_applications (session_key, application_id) VALUES ",
-            " ON CONFLICT (session_key, application_id) DO NOTHING",
-        )
-    } else {
-        (
-            "INSERT INTO session_applications (session_id, application_id) VALUES ",
-            " ON CONFLICT (session_id, application_id) DO NOTHING",
-        )
-    };
     upsert(
         txn,
-        insert,
+        &format!("INSERT INTO session_applications ({named}, application_id) VALUES "),
         &pairs,
         |sql, (id, key, app)| {
-            if by_key {
-                sql.bind(*key);
-            } else {
-                sql.bind(id.as_str());
-            }
+            bind_named(sql, id, *key, false);
             sql.push(", ").bind(*app);
         },
-        conflict,
+        &format!(" ON CONFLICT ({session}, application_id) DO NOTHING"),
     )
     .await?;
     let mut types = deltas
         .session_types
         .iter()
-        .map(|((id, category, name), count)| {
-            Ok((
-                id,
-                if by_key { key_of(id)? } else { 0 },
-                category,
-                name,
-                *count,
-            ))
-        })
+        .map(|((id, category, name), count)| Ok((id, key_of(id)?, category, name, *count)))
         .collect::<Result<Vec<_>, DbErr>>()?;
     if by_key {
         types.sort_by(|a, b| (a.1, a.2, a.3).cmp(&(b.1, b.2, b.3)));
     }
-    let (insert, conflict) = if by_key {
-        (
-            "INSERT INTO session_type_counts (session_key, session_id, category, name, \
-             event_count) VALUES ",
-            " ON CONFLICT (session_key, category, name) DO UPDATE SET ",
-        )
-    } else {
-        (
-            "INSERT INTO session_type_counts (session_id, category, name, event_count) VALUES ",
-            " ON CONFLICT (session_id, category, name) DO UPDATE SET ",
-        )
-    };
     upsert(
         txn,
-        insert,
+        &format!(
+            "INSERT INTO session_type_counts ({named_with_id}, category, name, event_count) \
+             VALUES "
+        ),
         &types,
         |sql, (id, key, category, name, count)| {
-            if by_key {
-                sql.bind(*key).push(", ");
-            }
-            sql.bind(id.as_str()).push(", ").bind(category.as_str());
+            bind_named(sql, id, *key, true);
+            sql.push(", ").bind(category.as_str());
             sql.push(", ").bind(name.as_str()).push(", ").bind(*count);
         },
-        &format!("{conflict}event_count = session_type_counts.event_count + excluded.event_count"),
+        &format!(
+            " ON CONFLICT ({session}, category, name) DO UPDATE SET \
+             event_count = session_type_counts.event_count + excluded.event_count"
+        ),
     )
     .await?;
     let hourly: Vec<_> = deltas.hourly.iter().collect();
