@@ -12,6 +12,18 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult, Value};
 use serde::{Deserialize, Deserializer};
 
+/// The hour of an event's time on SQLite, as `idx_events_application_hour` (retention's index)
+/// names it: SQLite uses an index on an expression only for a statement that names the same
+/// expression, so both say it this way. Integer division truncates, so the hour never decreases
+/// as time increases: every event before an instant lies in that instant's hour or an earlier one.
+pub const SQLITE_EVENT_HOUR: &str = "timestamp / 3600000000";
+
+/// The hour of `at` as [`SQLITE_EVENT_HOUR`] computes it for an event at `at`: Rust's integer
+/// division truncates toward zero as SQLite's does, also before 1970.
+pub fn sqlite_event_hour(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros() / 3_600_000_000
+}
+
 /// `at` as bound against an event-time column of `backend`.
 pub fn event_time(backend: DbBackend, at: DateTime<Utc>) -> Value {
     match backend {

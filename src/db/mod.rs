@@ -21,7 +21,9 @@ pub use connect::{
     connect_writer, migrate,
 };
 pub use errors::{is_conflict, is_transient};
-pub use event_time::{JsonEventTime, event_time, from_micros, read_event_time};
+pub use event_time::{
+    JsonEventTime, SQLITE_EVENT_HOUR, event_time, from_micros, read_event_time, sqlite_event_hour,
+};
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
 pub use redact::redact;
 pub use session_key::{

@@ -16,12 +16,12 @@
 //! hold SQLite's one writer back to back for minutes.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::delete::{
     DeletedRows, begin_write, delete_events, read_events, retention_cutoff, select_events_to_delete,
 };
-use crate::db::Sql;
+use crate::db::{SQLITE_EVENT_HOUR, Sql, sqlite_event_hour};
 use crate::error::{AppError, AppResult};
 
 /// The longest retention that can be set (a century); longer is "forever", i.e. none.
@@ -159,18 +159,41 @@ async fn old_events_step(
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
-    let mut sql = select_events_to_delete(db.get_database_backend());
-    sql.push("application_id = ")
-        .bind(application_id)
-        .push(" AND timestamp < ")
-        .bind_time(cutoff)
-        .push(" ORDER BY timestamp, seq LIMIT ")
-        .bind(batch as i64);
-    lock_skipping(&mut sql);
-    let events = read_events(&txn, sql.build()).await?;
+    let statement = old_events_statement(db.get_database_backend(), application_id, cutoff, batch);
+    let events = read_events(&txn, statement).await?;
     let deleted = delete_events(&txn, &events).await?;
     txn.commit().await?;
     Ok((deleted, events.len() as u64))
+}
+
+/// The statement that takes up to `batch` of the application's events older than `cutoff`,
+/// oldest first (public for the plan tests).
+pub fn old_events_statement(
+    backend: DbBackend,
+    application_id: i32,
+    cutoff: DateTime<Utc>,
+    batch: u64,
+) -> Statement {
+    let mut sql = select_events_to_delete(backend);
+    sql.push("application_id = ").bind(application_id);
+    let order = if backend == DbBackend::Sqlite {
+        // SQLite's index holds an application's events by hour, then in arrival order (see
+        // `SQLITE_EVENT_HOUR`), and the oldest hours go first. An event before the cutoff is at
+        // or before its last microsecond, so in that instant's hour or an earlier one: with
+        // the cutoff on the hour, the range ends with the hour before it, read to the end.
+        let last = cutoff - TimeDelta::microseconds(1);
+        sql.push(&format!(" AND {SQLITE_EVENT_HOUR} <= "))
+            .bind(sqlite_event_hour(last));
+        format!("{SQLITE_EVENT_HOUR}, seq")
+    } else {
+        "timestamp, seq".to_owned()
+    };
+    sql.push(" AND timestamp < ")
+        .bind_time(cutoff)
+        .push(&format!(" ORDER BY {order} LIMIT "))
+        .bind(batch as i64);
+    lock_skipping(&mut sql);
+    sql.build()
 }
 
 /// One transaction: up to `batch` rejected events received before `cutoff`.

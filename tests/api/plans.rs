@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QuerySelect, QueryTrait, Statement, TransactionTrait};
+use the_eye::lifecycle::retention::old_events_statement;
 use the_eye::processing::job::claim_statement;
 use the_eye::query::EventFilter;
 use the_eye::query::counts::{CountDimension, counts_statement};
@@ -102,6 +103,15 @@ async fn the_main_queries_use_indexes() {
             &["USING INTEGER PRIMARY KEY", "event_queue_pkey"],
         ),
         (
+            // SQLite: by hour, then in arrival order, read in that order (no sort).
+            "retention's oldest events of an application",
+            old_events_statement(backend, 1, at("2021-01-21T12:00:00Z"), 500),
+            match backend {
+                DbBackend::Sqlite => &["idx_events_application_hour"],
+                _ => &["idx_events_application_time"],
+            },
+        ),
+        (
             "counts by category over a range",
             counts_statement(
                 backend,
@@ -146,6 +156,10 @@ async fn the_main_queries_use_indexes() {
         assert!(
             !(what.starts_with("claiming") && sorts),
             "{what}: sorts the queue instead of reading it in key order\n{plan}"
+        );
+        assert!(
+            !(what.starts_with("retention") && backend == DbBackend::Sqlite && sorts),
+            "{what}: sorts instead of reading the index in order\n{plan}"
         );
         if backend == DbBackend::Sqlite {
             if what == "events of a session" {

@@ -654,3 +654,50 @@ async fn upgrading_sqlite_keys_the_session_aggregates_by_session_key() {
         ]
     );
 }
+
+/// On SQLite retention's index orders an application's events by hour, then by arrival
+/// (`m20261203_000001`); reverting gives back `(application_id, timestamp, seq)`. PostgreSQL
+/// keeps its index.
+#[tokio::test]
+async fn upgrading_sqlite_orders_retentions_index_by_hour_then_arrival() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let indexes = || {
+        let db = &db;
+        async move {
+            let sql = "SELECT name || ': ' || sql AS v FROM sqlite_master WHERE type = 'index' \
+                       AND name LIKE 'idx_events_application%'";
+            db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "v").unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    Migrator::up(&db, Some(9)).await.unwrap();
+    let before = indexes().await;
+    assert_eq!(
+        before,
+        [
+            "idx_events_application_time: CREATE INDEX \"idx_events_application_time\" ON \
+          \"events\" (\"application_id\", \"timestamp\", \"seq\")"
+        ]
+    );
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        indexes().await,
+        [
+            "idx_events_application_hour: CREATE INDEX idx_events_application_hour ON events \
+          (application_id, timestamp / 3600000000, seq, timestamp)"
+        ]
+    );
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(indexes().await, before);
+}

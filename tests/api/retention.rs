@@ -67,8 +67,17 @@ async fn retention_deletes_expired_hours_in_batches_and_counts_stay_exact() {
     let gone = event("gone", "page", "view", &gone_at, Some("gone1"));
     assert_eq!(app.record(json!([gone])).await["accepted"], 1);
     ids.push(("gone1".into(), now() - TimeDelta::days(15)));
-
+    // Either side of the cutoff, by a microsecond, sent last: the one before it is deleted.
     let cutoff: DateTime<Utc> = "2021-01-21T12:00:00Z".parse().unwrap();
+    for (id, at) in [
+        ("edge-before", cutoff - TimeDelta::microseconds(1)),
+        ("edge-at", cutoff),
+    ] {
+        let edge = event("s1", "page", "view", &format_at(at), Some(id));
+        assert_eq!(app.record(json!([edge])).await["accepted"], 1);
+        ids.push((id.into(), at));
+    }
+
     let kept: BTreeSet<String> = ids
         .iter()
         .filter(|(_, at)| *at >= cutoff)
