@@ -290,6 +290,16 @@ pub struct ProcessingSettings {
     /// Events claimed and aggregated in one transaction.
     #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.process_batch_size)]
     pub process_batch_size: u64,
+    /// SQLite only: time between two merges of new events into the time-keyed indexes, which
+    /// the job writes for many commits at once rather than each commit (see README, *How
+    /// events are stored*). Longer: each hot index page is written once for more commits (fewer
+    /// bytes), but the merge holds the one writer longer and reads of a time range, category or
+    /// name read more unmerged events one by one.
+    #[arg(long, env = "EYE_SQLITE_INDEX_INTERVAL_MS", default_value_t = ProcessingSettings::DEFAULT.sqlite_index_interval_ms)]
+    pub sqlite_index_interval_ms: u64,
+    /// SQLite only: events whose index entries one merge transaction writes at most.
+    #[arg(long, env = "EYE_SQLITE_INDEX_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.sqlite_index_batch_size)]
+    pub sqlite_index_batch_size: u64,
     /// Days events are kept (by their timestamp, in whole hours), unless their application has
     /// its own retention; unset: forever.
     #[arg(long, env = "EYE_RETENTION_DAYS", value_parser = retention_days)]
@@ -341,6 +351,8 @@ impl ProcessingSettings {
     pub const DEFAULT: Self = Self {
         process_interval_ms: 100,
         process_batch_size: 5_000,
+        sqlite_index_interval_ms: 500,
+        sqlite_index_batch_size: 50_000,
         retention_days: None,
         error_retention_days: None,
         retention_interval_ms: 60_000,

@@ -4,6 +4,7 @@
 //! - `errors`: which failures are worth a retry;
 //! - `event_time`: how event time is bound and read (integer microseconds on SQLite);
 //! - `json_page`: reading a page of rows as one row, a JSON array;
+//! - `pending`: events whose time-index entries the job writes later (SQLite);
 //! - `redact`: URLs without their password, for logs;
 //! - `session_key`: how `events`' indexes find a session (an integer key on SQLite);
 //! - `sql`: the builder of hand-written statements shared by both backends.
@@ -12,6 +13,7 @@ mod connect;
 mod errors;
 mod event_time;
 mod json_page;
+mod pending;
 mod redact;
 mod session_key;
 mod sql;
@@ -25,6 +27,7 @@ pub use event_time::{
     JsonEventTime, SQLITE_EVENT_HOUR, event_time, from_micros, read_event_time, sqlite_event_hour,
 };
 pub use json_page::{as_json_page, json_column, read_json_page, read_json_rows};
+pub use pending::{event_parts, index_pending};
 pub use redact::redact;
 pub use session_key::{
     SessionKeys, forget_sessions, register_sessions, same_session, session_column,

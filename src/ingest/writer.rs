@@ -20,7 +20,9 @@
 //! writer of every instance waits for ids in the same order, and a cycle cannot form.
 //!
 //! Each stored event's `seq` also enters `event_queue` in the same transaction: the background
-//! job's work list, so an event is written once and the job never touches its row.
+//! job's work list, so claiming work never rewrites rows. On SQLite the row is stored
+//! `pending`: the job writes its entries in the time-keyed indexes later, for many commits at
+//! once, which clears the flag (see [`crate::db::index_pending`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -431,8 +433,15 @@ async fn insert_events(
                 C::ReceivedAt,
             ])
             .map(IntoIden::into_iden)
-            // SQLite's indexes find a session by its key (see `crate::db::session_key`).
-            .chain((backend == DbBackend::Sqlite).then(|| Alias::new("session_key").into_iden())),
+            // SQLite's indexes find a session by its key (see `crate::db::session_key`), and
+            // the job writes the time indexes' entries later (see `crate::db::pending`).
+            .chain(
+                (backend == DbBackend::Sqlite)
+                    .then(|| [Alias::new("session_key"), Alias::new("pending")])
+                    .into_iter()
+                    .flatten()
+                    .map(IntoIden::into_iden),
+            ),
     );
     for row in rows {
         let e = row.event;
@@ -467,7 +476,10 @@ async fn insert_events(
                 .map(Into::into)
                 .into_iter()
                 .chain(values)
-                .chain(key.map(Into::into))
+                .chain(
+                    key.into_iter()
+                        .flat_map(|key| [sea_orm::Value::from(key), sea_orm::Value::from(1)]),
+                )
                 .map(sea_orm::sea_query::SimpleExpr::from),
         );
     }

@@ -42,7 +42,10 @@ pub struct ProcessReport {
     pub duration_ms: u64,
 }
 
-/// Runs steps until a step finds nothing to do.
+/// Events whose index entries [`run_until_idle`] writes per transaction.
+const PROCESS_INDEX_BATCH: u64 = crate::config::ProcessingSettings::DEFAULT.sqlite_index_batch_size;
+
+/// Runs steps until a step finds nothing to do, then writes every pending index entry.
 pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResult<ProcessReport> {
     let started = Instant::now();
     let mut report = ProcessReport::default();
@@ -58,8 +61,28 @@ pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResu
             break;
         }
     }
+    // What runs to the end writes every index entry too, so the store it leaves is whole.
+    index_all_pending(db, PROCESS_INDEX_BATCH).await?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Writes the time-index entries of every pending event (SQLite; see [`crate::db::pending`]),
+/// `batch_size` to a transaction; returns how many.
+pub async fn index_all_pending(db: &DatabaseConnection, batch_size: u64) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let txn = crate::db::begin_writing(db).await?;
+        let done = crate::db::index_pending(&txn, batch_size.max(1)).await?;
+        txn.commit().await?;
+        total += done;
+        if done < batch_size.max(1) {
+            return Ok(total);
+        }
+    }
 }
 
 /// One step: claims and aggregates up to `batch_size` events in one transaction. Returns the

@@ -1,5 +1,6 @@
 //! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps (growing from
-//! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left, applies retention
+//! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left, on SQLite writes
+//! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS`, applies retention
 //! every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is
 //! signalled, after the step it is in. A failed run is logged and retried on the next tick; the
 //! transaction design makes retries safe.
@@ -11,7 +12,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::run_once;
+use super::job::{index_all_pending, run_once};
 use crate::clock::Clock;
 use crate::config::ProcessingSettings;
 use crate::lifecycle::apply_retention;
@@ -34,6 +35,9 @@ pub fn spawn(
         let interval = Duration::from_millis(settings.process_interval_ms.max(1));
         let retention_every = Duration::from_millis(settings.retention_interval_ms.max(1));
         let mut retention_due = Instant::now();
+        let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
+        let index_batch = settings.sqlite_index_batch_size.max(1);
+        let mut index_due = Instant::now() + index_every;
         let batch_size = settings.process_batch_size.max(1);
         loop {
             if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
@@ -54,6 +58,12 @@ pub fn spawn(
                         tracing::warn!(error = %err, "background processing failed; will retry");
                         break;
                     }
+                }
+            }
+            if Instant::now() >= index_due && !*shutdown.borrow() {
+                index_due = Instant::now() + index_every;
+                if let Err(err) = index_all_pending(&db, index_batch).await {
+                    tracing::warn!(error = %err, "writing index entries failed; will retry");
                 }
             }
             if Instant::now() >= retention_due && !*shutdown.borrow() {

@@ -292,17 +292,20 @@ fn ranked_page<K: AsRef<str> + Into<String>>(
 /// most one more than [`SESSIONS_COUNTED_IN_PROCESS`].
 pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
     let mut sql = Sql::new(DbBackend::Sqlite);
-    sql.push(
-        "SELECT json_group_array(session_key) AS page FROM (SELECT session_key FROM events \
-         WHERE 1 = 1",
-    );
-    push_type_filter(&mut sql, filter);
-    if let Some(from) = filter.from {
-        sql.push(" AND timestamp >= ").bind_time(from);
-    }
-    // Exclusive end one microsecond after `to`, as in [`counts_statement`].
-    if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
-        sql.push(" AND timestamp < ").bind_time(until);
+    sql.push("SELECT json_group_array(session_key) AS page FROM (");
+    for (i, part) in crate::db::event_parts(DbBackend::Sqlite).iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(&format!("SELECT session_key FROM events WHERE {part}"));
+        push_type_filter(&mut sql, filter);
+        if let Some(from) = filter.from {
+            sql.push(" AND timestamp >= ").bind_time(from);
+        }
+        // Exclusive end one microsecond after `to`, as in [`counts_statement`].
+        if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
+            sql.push(" AND timestamp < ").bind_time(until);
+        }
     }
     // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
     sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
@@ -483,13 +486,29 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
         "session_id" => session_group(sql.backend()),
         _ => (key, key),
     };
-    sql.push(&format!("SELECT {select} AS k, COUNT(*) AS c FROM "));
-    match which {
-        Raw::All => {
-            sql.push("events WHERE 1 = 1");
+    let parts = match which {
+        // Each part of `events` through its own indexes (see `crate::db::event_parts`).
+        Raw::All => crate::db::event_parts(sql.backend()),
+        Raw::Unprocessed => &[""],
+    };
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
         }
-        Raw::Unprocessed => push_unprocessed_events(sql, filter.session_id.is_some()),
+        sql.push(&format!("SELECT {select} AS k, COUNT(*) AS c FROM "));
+        match which {
+            Raw::All => {
+                sql.push(&format!("events WHERE {part}"));
+            }
+            Raw::Unprocessed => push_unprocessed_events(sql, filter.session_id.is_some()),
+        }
+        raw_conditions(sql, filter, range);
+        sql.push(&format!(" GROUP BY {group}"));
     }
+}
+
+/// The conditions of [`raw_part`] after its source.
+fn raw_conditions(sql: &mut Sql, filter: &EventFilter, range: Range) {
     if let Some(session) = &filter.session_id {
         sql.push(" AND ").session_is(session.as_str());
     }
@@ -500,7 +519,6 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
     if let Some(until) = range.until {
         sql.push(" AND timestamp < ").bind_time(until);
     }
-    sql.push(&format!(" GROUP BY {group}"));
 }
 
 /// Whether `filter` names the type column that is not `key` (a name when grouping by category,
@@ -526,13 +544,22 @@ fn per_key_counts(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) {
+    // One count per part of `events`, each through its own indexes (see
+    // `crate::db::event_parts`).
+    sql.push("SELECT k, c FROM (SELECT keys.k AS k, ");
+    for (i, part) in crate::db::event_parts(sql.backend()).iter().enumerate() {
+        if i > 0 {
+            sql.push(" + ");
+        }
+        sql.push(&format!(
+            "(SELECT COUNT(*) FROM events WHERE {part} AND {key} = keys.k"
+        ));
+        sql.push(" AND timestamp >= ").bind_time(from);
+        sql.push(" AND timestamp < ").bind_time(until);
+        sql.push(")");
+    }
     sql.push(&format!(
-        "SELECT k, c FROM (SELECT keys.k AS k, (SELECT COUNT(*) FROM events WHERE {key} = keys.k"
-    ));
-    sql.push(" AND timestamp >= ").bind_time(from);
-    sql.push(" AND timestamp < ").bind_time(until);
-    sql.push(&format!(
-        ") AS c FROM (SELECT {key} AS k FROM type_counts_hourly WHERE bucket_start >= "
+        " AS c FROM (SELECT {key} AS k FROM type_counts_hourly WHERE bucket_start >= "
     ));
     sql.bind_time(hour_of(from));
     sql.push(" AND bucket_start < ").bind_time(until);

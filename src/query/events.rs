@@ -5,6 +5,7 @@
 //! A page comes back from the database as one row (see [`crate::db::as_json_page`]), each
 //! event with its application's name.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
@@ -105,16 +106,56 @@ pub async fn list_events(
         return Ok(Page::from_one_more(Vec::new(), 0));
     }
     let backend = db.get_database_backend();
-    let rows = select_events(backend, filter, order, after)
-        .limit(first + 1)
-        .build(backend);
-    let direction = match order {
-        EventOrder::TimestampAsc => "ASC",
-        EventOrder::TimestampDesc => "DESC",
-    };
-    let order = format!("r.timestamp {direction}, r.seq {direction}");
+    let rows = list_statement(backend, filter, order, after, first + 1);
+    let order = format!("r.timestamp {0}, r.seq {0}", direction(order));
     let items = read_listed(db, rows, &order).await?;
     Ok(Page::from_one_more(items, first))
+}
+
+fn direction(order: EventOrder) -> &'static str {
+    match order {
+        EventOrder::TimestampAsc => "ASC",
+        EventOrder::TimestampDesc => "DESC",
+    }
+}
+
+/// The statement behind [`list_events`]: at most `limit` events in `order` (exposed so tests
+/// can check its plan). On SQLite it reads each part of `events` (see
+/// [`crate::db::event_parts`]) in order, up to `limit` rows each, and merges them.
+pub fn list_statement(
+    backend: DbBackend,
+    filter: &EventFilter,
+    order: EventOrder,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Statement {
+    let parts: Vec<Statement> = crate::db::event_parts(backend)
+        .iter()
+        .map(|part| {
+            select_events(backend, filter, order, after)
+                .filter(Expr::cust(*part))
+                .limit(limit)
+                .build(backend)
+        })
+        .collect();
+    if parts.len() == 1 {
+        return parts.into_iter().next().expect("one part");
+    }
+    let direction = direction(order);
+    let mut values = Vec::new();
+    let sql = parts
+        .into_iter()
+        .map(|part| {
+            values.extend(part.values.map(|v| v.0).unwrap_or_default());
+            format!("SELECT * FROM ({})", part.sql)
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    Statement::from_sql_and_values(
+        backend,
+        format!("{sql} ORDER BY timestamp {direction}, seq {direction} LIMIT {limit}"),
+        values,
+    )
 }
 
 /// The events that `rows` (a `SELECT` of `events`' columns) returns, each with its

@@ -301,16 +301,35 @@ impl Plan {
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         unprocessed_only: bool,
     ) {
-        let slot = slot_expression(sql.backend(), "timestamp", self.slot_seconds);
         // Unprocessed events inside whole hours: the queue is the small set, so it drives the
         // join (checking each event of a month-long range against it took a second on 10M).
-        let source = if unprocessed_only {
-            unprocessed_events(sql.backend())
-        } else {
-            "events"
-        };
+        // Otherwise each part of `events` through its own indexes (see `crate::db::event_parts`).
+        if unprocessed_only {
+            let source = format!("{} WHERE", unprocessed_events(sql.backend()));
+            return self.raw_from(sql, key, request, &source, (start, end));
+        }
+        for (i, part) in crate::db::event_parts(sql.backend()).iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            let source = format!("events WHERE {part} AND");
+            self.raw_from(sql, key, request, &source, (start, end));
+        }
+    }
+
+    /// Counts by slot and key of the events of `source` (a `FROM` source, followed by `WHERE`
+    /// and what comes before the first condition) in `[start, end)`.
+    fn raw_from(
+        &self,
+        sql: &mut Sql,
+        key: &str,
+        request: &SeriesRequest,
+        source: &str,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ) {
+        let slot = slot_expression(sql.backend(), "timestamp", self.slot_seconds);
         sql.push(&format!(
-            "SELECT {slot} AS s, {key} AS k, COUNT(*) AS c FROM {source} WHERE timestamp >= "
+            "SELECT {slot} AS s, {key} AS k, COUNT(*) AS c FROM {source} timestamp >= "
         ))
         .bind_time(start);
         sql.push(" AND timestamp < ").bind_time(end);

@@ -22,6 +22,7 @@ mod live;
 mod logs;
 mod operations;
 mod outage;
+mod pending;
 mod plans;
 mod processing;
 mod query;

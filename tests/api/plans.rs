@@ -5,12 +5,12 @@
 //! scan is cheaper and would hide whether an index can serve the query at all.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, QuerySelect, QueryTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use the_eye::lifecycle::retention::old_events_statement;
 use the_eye::processing::job::claim_statement;
 use the_eye::query::EventFilter;
 use the_eye::query::counts::{CountDimension, counts_statement};
-use the_eye::query::events::{EventOrder, select_events};
+use the_eye::query::events::{EventOrder, list_statement};
 
 use crate::helpers::spawn_app;
 
@@ -54,11 +54,8 @@ async fn the_main_queries_use_indexes() {
         Some(at("2021-01-01T09:00:00Z")),
         Some(at("2021-01-01T09:59:59Z")),
     );
-    let events = |filter: EventFilter| {
-        select_events(backend, &filter, EventOrder::TimestampAsc, None)
-            .limit(101)
-            .build(backend)
-    };
+    let events =
+        |filter: EventFilter| list_statement(backend, &filter, EventOrder::TimestampAsc, None, 101);
     // Each query with the indexes that may serve it (an empty table makes several equally cheap).
     let cases: Vec<(&str, Statement, &[&str])> = vec![
         (

@@ -305,7 +305,9 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
         .map(|row| row.try_get("", "seq").unwrap())
         .collect();
     assert_eq!(high_water, [40]);
-    // The service reads what the migration wrote.
+    // The service reads what the migration wrote, once the later migrations have run too.
+    let later = Migrator::migrations().len() as u32 - 7;
+    Migrator::up(&db, None).await.unwrap();
     let page = the_eye::query::events::list_events(
         &db,
         &the_eye::query::EventFilter::default(),
@@ -322,7 +324,7 @@ async fn upgrading_sqlite_stores_event_time_as_integer_microseconds() {
 
     // Reverting restores the driver's own text for each instant (what the previous release
     // compares and upserts as keys), to the microsecond.
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(later + 1)).await.unwrap();
     let reverted: Vec<String> =
         query("SELECT timestamp FROM events WHERE typeof(timestamp) = 'text' ORDER BY seq")
             .await
@@ -451,7 +453,10 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
         )
         .await;
     assert!(orphan.is_err(), "{orphan:?}");
-    // The service finds a session's events through the key.
+    // The service finds a session's events through the key, once the later migrations have
+    // run too.
+    let later = Migrator::migrations().len() as u32 - 8;
+    Migrator::up(&db, None).await.unwrap();
     let filter = the_eye::query::EventFilter {
         session_id: Some("b".into()),
         ..Default::default()
@@ -473,7 +478,7 @@ async fn upgrading_sqlite_gives_each_session_an_integer_key_in_the_indexes() {
     assert_eq!(ids, ["e0", "e2", "e5"]);
 
     // Reverting drops the keys and indexes the id again, rows untouched.
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(later + 1)).await.unwrap();
     assert_eq!(
         strings(
             "SELECT json_array(seq, event_id, session_id, timestamp) AS v FROM events ORDER BY seq"
@@ -700,4 +705,82 @@ async fn upgrading_sqlite_orders_retentions_index_by_hour_then_arrival() {
     );
     Migrator::down(&db, Some(1)).await.unwrap();
     assert_eq!(indexes().await, before);
+}
+
+/// On SQLite the three time-keyed indexes become partial, `WHERE NOT pending`, and events
+/// stored before the upgrade count as merged (`m20261203_000002`); reverting makes them whole
+/// again and drops the column.
+#[tokio::test]
+async fn upgrading_sqlite_defers_the_time_indexes_to_the_job() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, DbBackend};
+
+    let database = crate::helpers::fresh_database().await;
+    let db = sea_orm::Database::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let strings = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "v").unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let indexes = "SELECT name || ': ' || sql AS v FROM sqlite_master WHERE type = 'index' \
+                   AND name IN ('idx_events_time_covering', 'idx_events_category_time', \
+                   'idx_events_name_time', 'idx_events_pending') ORDER BY name";
+    Migrator::up(&db, Some(10)).await.unwrap();
+    for statement in [
+        "INSERT INTO applications (id, name, created_at) VALUES (1, 'a', '2021-01-01T00:00:00Z')",
+        "INSERT INTO session_keys (id, session_id) VALUES (1, 's')",
+        "INSERT INTO events (event_id, application_id, session_id, session_key, category, name, \
+         data, timestamp, received_at) VALUES ('e1', 1, 's', 1, 'c', 'n', '{}', 5, \
+         '2021-01-01T00:00:00Z')",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    let before = strings(indexes).await;
+    assert_eq!(before.len(), 3);
+
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        strings(indexes).await,
+        [
+            "idx_events_category_time: CREATE INDEX idx_events_category_time ON events \
+             (category, timestamp, seq) WHERE NOT pending",
+            "idx_events_name_time: CREATE INDEX idx_events_name_time ON events \
+             (name, timestamp, seq) WHERE NOT pending",
+            "idx_events_pending: CREATE INDEX idx_events_pending ON events (seq) WHERE pending",
+            "idx_events_time_covering: CREATE INDEX idx_events_time_covering ON events \
+             (timestamp, seq, category, name, session_key) WHERE NOT pending",
+        ]
+    );
+    assert_eq!(
+        strings("SELECT event_id || ':' || pending AS v FROM events").await,
+        ["e1:0"]
+    );
+
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        strings(indexes).await,
+        [
+            "idx_events_category_time: CREATE INDEX idx_events_category_time ON events \
+             (category, timestamp, seq)",
+            "idx_events_name_time: CREATE INDEX idx_events_name_time ON events \
+             (name, timestamp, seq)",
+            "idx_events_time_covering: CREATE INDEX idx_events_time_covering ON events \
+             (timestamp, seq, category, name, session_key)",
+        ]
+    );
+    assert!(
+        strings("SELECT name AS v FROM pragma_table_info('events')")
+            .await
+            .iter()
+            .all(|column| column != "pending")
+    );
 }
