@@ -351,7 +351,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = db::connect(&database).await?;
             db::migrate(&conn).await?;
             let conn = db::connect_writer(&database, &conn, db::Checkpoints::OnCommit).await?;
-            let report = processing::run_until_idle(&conn, processing.process_batch_size)
+            let report = processing::run_until_idle(&conn, &processing)
                 .await
                 .map_err(fail("processing events"))?;
             println!(

@@ -291,8 +291,8 @@ pub struct ProcessingSettings {
     #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.process_batch_size)]
     pub process_batch_size: u64,
     /// SQLite only: time between two merges of new events into the time-keyed indexes, which
-    /// the job writes for many commits at once rather than each commit (see README, *How
-    /// events are stored*). Longer: each hot index page is written once for more commits (fewer
+    /// the job writes for many commits at once rather than each commit (see README, *Background
+    /// processing*). Longer: each hot index page is written once for more commits (fewer
     /// bytes), but the merge holds the one writer longer and reads of a time range, category or
     /// name read more unmerged events one by one.
     #[arg(long, env = "EYE_SQLITE_INDEX_INTERVAL_MS", default_value_t = ProcessingSettings::DEFAULT.sqlite_index_interval_ms)]

@@ -41,11 +41,7 @@ impl ProcessingMutation {
     async fn process_events(&self, ctx: &Context<'_>) -> Result<ProcessReport> {
         require(ctx, Scope::Admin)?;
         let state = state(ctx);
-        let report = run_until_idle(
-            &state.write_db,
-            state.settings.processing.process_batch_size,
-        )
-        .await?;
+        let report = run_until_idle(&state.write_db, &state.settings.processing).await?;
         Ok(report.into())
     }
 }

@@ -101,6 +101,14 @@ pub async fn import_ndjson(
         report.duplicates += outcome.inserted.len() as u64 - accepted;
         report.rejected += batch.rejected.len() as u64;
     }
+    // Leave nothing pending: on SQLite each chunk's time-index entries are written by the
+    // job's merge (see `crate::db::pending`), which a database imported offline would only get
+    // from the next server or `the-eye process`.
+    crate::processing::job::index_all_pending(
+        db,
+        crate::config::ProcessingSettings::DEFAULT.sqlite_index_batch_size,
+    )
+    .await?;
     let read = reader
         .await
         .map_err(|e| AppError::internal("reading the import", anyhow::anyhow!(e)))?

@@ -8,7 +8,9 @@
 //! ingest sequence, the primary key, so each page is one range read and a resumed export starts
 //! where it stopped. (On PostgreSQL an event whose sequence number commits later than higher
 //! ones — concurrent writers — can land behind a cursor already handed out; a loader that
-//! resumes from the last cursor of a *recent* export should re-read its last minutes.)
+//! resumes from the last cursor of a *recent* export should re-read its last minutes.) A
+//! filter on category, name or time is checked on the rows of that range: on SQLite the indexes
+//! keyed by those are partial (see `crate::db::pending`) and are not read here.
 
 use std::collections::HashMap;
 

@@ -11,8 +11,12 @@
 //!   that commits has counted its events exactly once: nothing is skipped or counted twice;
 //! - there is no "last processed id" watermark, so events whose ingest sequence commits late
 //!   (concurrent writers on PostgreSQL) are still picked up;
-//! - the job never writes or locks an `events` row, so ingest (including a retried duplicate's
-//!   `ON CONFLICT` check) never waits for it.
+//! - a step never writes or locks an `events` row, so ingest (including a retried duplicate's
+//!   `ON CONFLICT` check) never waits for it on PostgreSQL.
+//!
+//! On SQLite the job also writes new events' entries in the time-keyed indexes, for many
+//! commits at once ([`index_once`]; see [`crate::db::index_pending`]): that sets their
+//! `pending` flag, in transactions of their own.
 
 use std::time::Instant;
 
@@ -20,6 +24,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::aggregate::{ClaimedEvent, Deltas};
+use crate::config::ProcessingSettings;
 use crate::db::{JsonEventTime, Sql, as_json_page, read_event_time, read_json_rows};
 use crate::error::AppResult;
 use crate::telemetry::meters;
@@ -42,11 +47,13 @@ pub struct ProcessReport {
     pub duration_ms: u64,
 }
 
-/// Events whose index entries [`run_until_idle`] writes per transaction.
-const PROCESS_INDEX_BATCH: u64 = crate::config::ProcessingSettings::DEFAULT.sqlite_index_batch_size;
-
-/// Runs steps until a step finds nothing to do, then writes every pending index entry.
-pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResult<ProcessReport> {
+/// Runs steps of `settings.process_batch_size` until a step finds nothing to do, then writes
+/// every pending index entry (`settings.sqlite_index_batch_size` to a transaction).
+pub async fn run_until_idle(
+    db: &DatabaseConnection,
+    settings: &ProcessingSettings,
+) -> AppResult<ProcessReport> {
+    let batch_size = settings.process_batch_size.max(1);
     let started = Instant::now();
     let mut report = ProcessReport::default();
     loop {
@@ -62,22 +69,29 @@ pub async fn run_until_idle(db: &DatabaseConnection, batch_size: u64) -> AppResu
         }
     }
     // What runs to the end writes every index entry too, so the store it leaves is whole.
-    index_all_pending(db, PROCESS_INDEX_BATCH).await?;
+    index_all_pending(db, settings.sqlite_index_batch_size).await?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
 
-/// Writes the time-index entries of every pending event (SQLite; see [`crate::db::pending`]),
-/// `batch_size` to a transaction; returns how many.
-pub async fn index_all_pending(db: &DatabaseConnection, batch_size: u64) -> Result<u64, DbErr> {
+/// Writes the time-index entries of up to `batch_size` pending events, oldest first, in one
+/// transaction (SQLite; see [`crate::db::pending`]); returns how many.
+pub async fn index_once(db: &DatabaseConnection, batch_size: u64) -> Result<u64, DbErr> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(0);
     }
+    let txn = crate::db::begin_writing(db).await?;
+    let done = crate::db::index_pending(&txn, batch_size.max(1)).await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Writes the time-index entries of every pending event, `batch_size` to a transaction;
+/// returns how many.
+pub async fn index_all_pending(db: &DatabaseConnection, batch_size: u64) -> Result<u64, DbErr> {
     let mut total = 0;
     loop {
-        let txn = crate::db::begin_writing(db).await?;
-        let done = crate::db::index_pending(&txn, batch_size.max(1)).await?;
-        txn.commit().await?;
+        let done = index_once(db, batch_size).await?;
         total += done;
         if done < batch_size.max(1) {
             return Ok(total);

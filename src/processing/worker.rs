@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::{index_all_pending, run_once};
+use super::job::{index_once, run_once};
 use crate::clock::Clock;
 use crate::config::ProcessingSettings;
 use crate::lifecycle::apply_retention;
@@ -48,6 +48,8 @@ pub fn spawn(
             // one writer briefly, while a backlog is still worked off in steps of `batch_size`.
             let mut step = batch_size.min(FIRST_STEP_EVENTS);
             while !*shutdown.borrow() {
+                // Between steps too: a backlog must not keep new events pending.
+                index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
                 match run_once(&db, step).await {
                     Ok((events, _)) if events == step => {
                         step = (step * 2).min(batch_size);
@@ -60,18 +62,38 @@ pub fn spawn(
                     }
                 }
             }
-            if Instant::now() >= index_due && !*shutdown.borrow() {
-                index_due = Instant::now() + index_every;
-                if let Err(err) = index_all_pending(&db, index_batch).await {
-                    tracing::warn!(error = %err, "writing index entries failed; will retry");
-                }
-            }
+            index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
             if Instant::now() >= retention_due && !*shutdown.borrow() {
                 retention_due = Instant::now() + retention_every;
                 retain(&db, &settings, clock.as_ref()).await;
             }
         }
     })
+}
+
+/// Once `due`, writes the time-index entries of every pending event (SQLite), `batch` to a
+/// transaction, stopping early at shutdown; then sets the next time.
+async fn index_if_due(
+    db: &DatabaseConnection,
+    due: &mut Instant,
+    every: Duration,
+    batch: u64,
+    shutdown: &watch::Receiver<bool>,
+) {
+    if Instant::now() < *due {
+        return;
+    }
+    *due = Instant::now() + every;
+    while !*shutdown.borrow() {
+        match index_once(db, batch).await {
+            Ok(done) if done == batch => continue,
+            Ok(_) => break,
+            Err(err) => {
+                tracing::warn!(error = %err, "writing index entries failed; will retry");
+                break;
+            }
+        }
+    }
 }
 
 /// One retention run, if any retention is configured (applications' own included).

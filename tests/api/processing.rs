@@ -169,7 +169,11 @@ async fn upgrading_moves_unprocessed_events_into_the_queue() {
             .map(|row| row.try_get("", "event_id").unwrap())
             .collect();
     assert_eq!(queued, ["wait1", "wait2"]);
-    let report = the_eye::processing::job::run_until_idle(&db, 100)
+    let settings = the_eye::config::ProcessingSettings {
+        process_batch_size: 100,
+        ..Default::default()
+    };
+    let report = the_eye::processing::job::run_until_idle(&db, &settings)
         .await
         .unwrap();
     assert_eq!(report.events_processed, 2, "only the waiting events");
