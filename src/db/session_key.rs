@@ -135,31 +135,15 @@ pub async fn forget_sessions(txn: &impl ConnectionTrait, sessions: &[String]) ->
     }
     let list = serde_json::to_string(sessions)
         .map_err(|e| DbErr::Custom(format!("encoding session ids: {e}")))?;
-    // No event in either part of `events` (see `crate::db::event_parts`): the indexed part
-    // looked up per key; the pending part, which has no session index, read once for all keys
-    // (an uncorrelated `NOT IN`), checked last.
-    let [indexed, pending] = super::event_parts(DbBackend::Sqlite) else {
-        return Err(DbErr::Custom("SQLite reads events in two parts".into()));
-    };
-    let no_events = [
-        format!(
-            "NOT EXISTS (SELECT 1 FROM events WHERE {indexed} AND events.session_key = session_keys.id)"
-        ),
-        format!("session_keys.id NOT IN (SELECT session_key FROM events WHERE {pending})"),
-    ];
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
-        format!(
-            "DELETE FROM session_keys WHERE session_id IN (SELECT value FROM json_each(?)) \
-         AND {} \
+        "DELETE FROM session_keys WHERE session_id IN (SELECT value FROM json_each(?)) \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_key = session_keys.id) \
          AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.session_key = session_keys.id) \
          AND NOT EXISTS (SELECT 1 FROM session_type_counts t \
            WHERE t.session_key = session_keys.id) \
          AND NOT EXISTS (SELECT 1 FROM session_applications p \
-           WHERE p.session_key = session_keys.id) \
-         AND {}",
-            no_events[0], no_events[1]
-        ),
+           WHERE p.session_key = session_keys.id)",
         [list.into()],
     ))
     .await?;

@@ -43,20 +43,15 @@ const IN_LIST_ROWS: usize = 1000;
 /// on `backend` (on SQLite the session's key too, which the per-session aggregates are keyed
 /// by), up to `WHERE `, for the caller's conditions.
 pub fn select_events_to_delete(backend: DbBackend) -> Sql {
-    let mut sql = Sql::new(backend);
-    push_select_events_to_delete(&mut sql);
-    sql
-}
-
-/// Appends the start of [`select_events_to_delete`] to `sql`.
-pub fn push_select_events_to_delete(sql: &mut Sql) {
-    let columns = match sql.backend() {
+    let columns = match backend {
         DbBackend::Sqlite => {
             "seq, application_id, session_id, session_key, category, name, timestamp"
         }
         _ => "seq, application_id, session_id, category, name, timestamp",
     };
+    let mut sql = Sql::new(backend);
     sql.push(&format!("SELECT {columns} FROM events WHERE "));
+    sql
 }
 
 /// A stored event about to be deleted.
@@ -166,10 +161,6 @@ pub async fn delete_events(
     if events.is_empty() {
         return Ok(DeletedRows::default());
     }
-    // Every pending event's index entries first (see `crate::db::pending`): the lookups by
-    // session below then find every event left through the session index, instead of
-    // scanning the pending events once per session.
-    crate::db::index_pending(txn, i64::MAX as u64).await?;
     let mut seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     seqs.sort_unstable();
     let queued = unqueue(txn, &seqs).await?;
@@ -261,49 +252,25 @@ async fn tidy(
     )
     .await?;
     let left = left_of_session(backend);
-    // The earliest (or latest) of each part of `events`, each through its own session index
-    // (see `crate::db::event_parts`).
-    let bound = |direction: &str, combine: &str| {
-        let each: Vec<String> = crate::db::event_parts(backend)
-            .iter()
-            .map(|part| {
-                format!(
-                    "(SELECT e.timestamp FROM events e WHERE {part} AND {left} \
-                     ORDER BY e.timestamp {direction} LIMIT 1)"
-                )
-            })
-            .collect();
-        match each.as_slice() {
-            [one] => one.clone(),
-            // SQLite's `MIN(a, b)` is NULL if either is: a part without the session's events
-            // gives way to the other.
-            [a, b] => format!("{combine}(COALESCE({a}, {b}), COALESCE({b}, {a}))"),
-            _ => unreachable!("events are read in one or two parts"),
-        }
-    };
     let bounds = format!(
-        "UPDATE sessions SET first_seen = {}, last_seen = {} WHERE {session} IN ",
-        bound("ASC", "MIN"),
-        bound("DESC", "MAX")
+        "UPDATE sessions SET \
+         first_seen = (SELECT e.timestamp FROM events e WHERE {left} \
+           ORDER BY e.timestamp LIMIT 1), \
+         last_seen = (SELECT e.timestamp FROM events e WHERE {left} \
+           ORDER BY e.timestamp DESC LIMIT 1) \
+         WHERE {session} IN "
     );
     delete_in(txn, &bounds, sessions).await?;
     // `+e.application_id`: not an index term, so the session's own index is used; otherwise
     // SQLite picks `(application_id, timestamp, seq)` and reads all of the application's
     // events for every pair (measured: retention of 300k events did not finish in 10 min).
-    let same = crate::db::same_session(backend, "e", "session_applications");
-    let none_left: Vec<String> = crate::db::event_parts(backend)
-        .iter()
-        .map(|part| {
-            format!(
-                "NOT EXISTS (SELECT 1 FROM events e WHERE {part} AND {same} \
-                 AND +e.application_id = session_applications.application_id \
-                 AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq))"
-            )
-        })
-        .collect();
     let pairs = format!(
-        "DELETE FROM session_applications WHERE {} AND {session} IN ",
-        none_left.join(" AND ")
+        "DELETE FROM session_applications WHERE NOT EXISTS (SELECT 1 FROM events e \
+           WHERE {} \
+           AND +e.application_id = session_applications.application_id \
+           AND NOT EXISTS (SELECT 1 FROM event_queue q WHERE q.seq = e.seq)) \
+         AND {session} IN ",
+        crate::db::same_session(backend, "e", "session_applications")
     );
     deleted.session_applications = delete_in(txn, &pairs, sessions).await?;
     deleted.session_type_counts = delete_in(

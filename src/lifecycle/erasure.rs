@@ -19,7 +19,7 @@ use sea_orm::{
 };
 
 use super::delete::{
-    DeletedRows, begin_write, delete_events, push_select_events_to_delete, read_events,
+    DeletedRows, begin_write, delete_events, read_events, select_events_to_delete,
 };
 use crate::db::Sql;
 use crate::domain::{BoundedText, FieldError};
@@ -107,35 +107,14 @@ async fn events_step(
     batch: u64,
 ) -> Result<(DeletedRows, u64), DbErr> {
     let txn = begin_write(db).await?;
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(backend);
-    // Each part of `events` through its own session index (see `crate::db::event_parts`),
-    // the first `batch` of each, then the first `batch` of both.
-    let parts = crate::db::event_parts(backend);
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        if parts.len() > 1 {
-            sql.push("SELECT * FROM (");
-        }
-        push_select_events_to_delete(&mut sql);
-        sql.push(part)
-            .push(" AND ")
-            .session_is(session)
-            .push(" AND seq <= ")
-            .bind(last_seq)
-            .push(" ORDER BY seq LIMIT ")
-            .bind(batch as i64);
-        if parts.len() > 1 {
-            sql.push(")");
-        }
-    }
-    if parts.len() > 1 {
-        sql.push(" ORDER BY seq LIMIT ").bind(batch as i64);
-    }
+    let mut sql = select_events_to_delete(db.get_database_backend());
+    sql.session_is(session)
+        .push(" AND seq <= ")
+        .bind(last_seq)
+        .push(" ORDER BY seq LIMIT ")
+        .bind(batch as i64);
     // Waits for (rather than skips) rows a retention batch holds: they must be gone or ours.
-    if backend == DbBackend::Postgres {
+    if sql.backend() == DbBackend::Postgres {
         sql.push(" FOR UPDATE");
     }
     let events = read_events(&txn, sql.build()).await?;

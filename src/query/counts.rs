@@ -449,25 +449,29 @@ fn top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
         sql.push(" OR (event_count = ").bind(after.count);
         sql.push(" AND session_id > ").bind(after.key.as_str());
         sql.push(")) AND session_id NOT IN (SELECT e.session_id FROM ");
-        push_unprocessed_events(sql);
+        push_unprocessed_events(sql, false);
         sql.push(")");
     }
     sql.push(" ORDER BY event_count DESC, session_id ASC LIMIT ")
         .bind(limit as i64);
     sql.push(") top UNION SELECT session_id AS k, event_count AS c FROM sessions WHERE session_id IN (SELECT e.session_id FROM ");
-    push_unprocessed_events(sql);
+    push_unprocessed_events(sql, false);
     sql.push(")");
 }
 
 /// The events the job has not processed yet, followed by a `WHERE` clause that later
-/// conditions extend with ` AND …`: the queue is the small set, so SQLite is told to walk it
-/// and look each event up (`CROSS JOIN` fixes its join order; without statistics it would
-/// rather scan an index of `events` that yields the `GROUP BY` order). (With a session, the
-/// session's own events are fewer still, and [`raw_part`] checks each against the queue.)
+/// conditions extend with ` AND …`. Without a session, the queue is the small set: SQLite is
+/// told to walk it and look each event up (`CROSS JOIN` fixes its join order; without
+/// statistics it would rather scan an index of `events` that yields the `GROUP BY` order). With
+/// a session, the session's own events are fewer still and each is checked against the queue.
 /// PostgreSQL's planner has statistics and needs no hint.
-fn push_unprocessed_events(sql: &mut Sql) {
-    sql.push(unprocessed_events(sql.backend()));
-    sql.push(" WHERE 1 = 1");
+fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
+    if session_given {
+        sql.push(&format!("events WHERE {QUEUED}"));
+    } else {
+        sql.push(unprocessed_events(sql.backend()));
+        sql.push(" WHERE 1 = 1");
+    }
 }
 
 fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which: Raw) {
@@ -482,12 +486,10 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
         "session_id" => session_group(sql.backend()),
         _ => (key, key),
     };
-    // Each part of `events` through its own indexes (see `crate::db::event_parts`), unless the
-    // queue drives the read.
-    let session_given = filter.session_id.is_some();
     let parts = match which {
-        Raw::Unprocessed if !session_given => &[""],
-        _ => crate::db::event_parts(sql.backend()),
+        // Each part of `events` through its own indexes (see `crate::db::event_parts`).
+        Raw::All => crate::db::event_parts(sql.backend()),
+        Raw::Unprocessed => &[""],
     };
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
@@ -498,10 +500,7 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
             Raw::All => {
                 sql.push(&format!("events WHERE {part}"));
             }
-            Raw::Unprocessed if session_given => {
-                sql.push(&format!("events WHERE {part} AND {QUEUED}"));
-            }
-            Raw::Unprocessed => push_unprocessed_events(sql),
+            Raw::Unprocessed => push_unprocessed_events(sql, filter.session_id.is_some()),
         }
         raw_conditions(sql, filter, range);
         sql.push(&format!(" GROUP BY {group}"));

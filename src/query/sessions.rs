@@ -30,16 +30,10 @@ pub async fn get_session(db: &DatabaseConnection, id: &str) -> AppResult<Option<
         "SELECT MIN(f) AS first_seen, MAX(l) AS last_seen, CAST(SUM(c) AS BIGINT) AS event_count \
          FROM (SELECT first_seen AS f, last_seen AS l, event_count AS c FROM sessions WHERE ",
     )
-    .session_is(id);
-    // Each part of `events` through its own session index (see `crate::db::event_parts`).
-    for part in crate::db::event_parts(backend) {
-        sql.push(&format!(
-            " UNION ALL SELECT MIN(timestamp), MAX(timestamp), COUNT(*) FROM events WHERE {part} AND "
-        ))
-        .session_is(id)
-        .push(&format!(" AND {QUEUED}"));
-    }
-    sql.push(") t");
+    .session_is(id)
+    .push(" UNION ALL SELECT MIN(timestamp), MAX(timestamp), COUNT(*) FROM events WHERE ")
+    .session_is(id)
+    .push(&format!(" AND {QUEUED}) t"));
     let Some(row) = db.query_one_raw(sql.build()).await? else {
         return Ok(None);
     };
@@ -60,18 +54,12 @@ pub async fn session_applications(
     db: &DatabaseConnection,
     id: &str,
 ) -> AppResult<Vec<applications::Model>> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(backend);
+    let mut sql = Sql::new(db.get_database_backend());
     sql.push("SELECT id, name, created_at, allowed_ips, retention_days FROM applications WHERE id IN (SELECT application_id FROM session_applications WHERE ")
-        .session_is(id);
-    for part in crate::db::event_parts(backend) {
-        sql.push(&format!(
-            " UNION SELECT application_id FROM events WHERE {part} AND "
-        ))
         .session_is(id)
-        .push(&format!(" AND {QUEUED}"));
-    }
-    sql.push(") ORDER BY name");
+        .push(" UNION SELECT application_id FROM events WHERE ")
+        .session_is(id)
+        .push(&format!(" AND {QUEUED}) ORDER BY name"));
     let rows = db.query_all_raw(sql.build()).await?;
     rows.iter()
         .map(|row| {
