@@ -20,6 +20,7 @@ fn queries() -> Vec<(&'static str, Value)> {
     let list = "query($f: EventFilter, $o: EventOrder) { events(filter: $f, first: 7, order: $o) { edges { node { id timestamp } } pageInfo { hasNextPage } } }";
     let counts = "query($g: CountDimension!, $f: EventFilter) { eventCounts(groupBy: $g, filter: $f) { edges { node { key count } } } }";
     let series = "query($f: SeriesFilter, $s: SeriesDimension) { eventSeries(bucket: MINUTE, from: \"2021-03-01T09:50:00Z\", to: \"2021-03-01T10:20:00Z\", filter: $f, splitBy: $s) { points { start total groups other } } }";
+    let session = "query($id: String!) { session(id: $id) { eventCount firstSeen lastSeen applications { name } } }";
     let range = json!({ "from": "2021-03-01T09:17:30Z", "to": "2021-03-01T11:42:10Z" });
     vec![
         (list, json!({ "f": { "category": "page" } })),
@@ -43,6 +44,8 @@ fn queries() -> Vec<(&'static str, Value)> {
         (series, json!({})),
         (series, json!({ "f": { "category": "page" }, "s": "NAME" })),
         (series, json!({ "s": "SESSION" })),
+        (session, json!({ "id": "s1" })),
+        (session, json!({ "id": "s3" })),
     ]
 }
 
@@ -142,4 +145,78 @@ async fn queries_answer_the_same_before_during_and_after_the_index_merge() {
         assert_eq!(pending(&app).await, 0);
     }
     assert_eq!(answers(&app).await, before, "after the merge");
+}
+
+/// Erasing a session takes its events whether their index entries are written or not, and
+/// leaves every count exact.
+#[tokio::test]
+async fn erasure_takes_pending_and_merged_events_alike() {
+    let app = spawn_app_with(|s| {
+        s.processing.process_interval_ms = 3_600_000;
+        s.processing.sqlite_index_interval_ms = 3_600_000;
+    })
+    .await;
+    let sqlite = app.db.get_database_backend() == DbBackend::Sqlite;
+    let at = |minute: i64| {
+        let start: chrono::DateTime<chrono::Utc> = "2021-03-01T09:00:00Z".parse().unwrap();
+        format_at(start + chrono::TimeDelta::minutes(minute))
+    };
+    let first: Vec<Value> = (0..6)
+        .map(|i| {
+            event(
+                ["victim", "other"][i % 2],
+                "page",
+                "pageview",
+                &at(i as i64),
+                Some(&format!("a{i}")),
+            )
+        })
+        .collect();
+    assert_eq!(app.record(json!(first)).await["accepted"], 6);
+    // Merged and aggregated; then more of the victim's events, still pending and queued.
+    app.process().await;
+    let later: Vec<Value> = (0..4)
+        .map(|i| {
+            event(
+                "victim",
+                "form",
+                "submit",
+                &at(30 + i as i64),
+                Some(&format!("b{i}")),
+            )
+        })
+        .collect();
+    assert_eq!(app.record(json!(later)).await["accepted"], 4);
+    if sqlite {
+        assert_eq!(pending(&app).await, 4);
+    }
+    let erase = "mutation { eraseSession(id: \"victim\") { rowsDeleted { table rows } } }";
+    let erased = app.ok(&app.admin_key, erase, json!({})).await;
+    let events = erased["eraseSession"]["rowsDeleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["table"] == "events")
+        .unwrap()["rows"]
+        .clone();
+    assert_eq!(events, 7);
+    let left = app
+        .ok(
+            &app.read_key,
+            "{ session(id: \"victim\") { eventCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(left["session"], Value::Null);
+    crate::exact::assert_aggregates_exact(&app).await;
+    app.process().await;
+    crate::exact::assert_aggregates_exact(&app).await;
+    let other = app
+        .ok(
+            &app.read_key,
+            "{ session(id: \"other\") { eventCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(other["session"]["eventCount"], 3);
 }
