@@ -18,7 +18,8 @@
 //! checkpoint, not once per commit.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::sqlite_rebuild::on_sqlite_only;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -39,24 +40,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX idx_events_application_time")
-            .await?;
-        db.execute_unprepared(BY_HOUR).await?;
-        Ok(())
+        let statements = ["DROP INDEX idx_events_application_time", BY_HOUR];
+        on_sqlite_only(manager, &statements.map(String::from)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX idx_events_application_hour")
-            .await?;
-        db.execute_unprepared(BY_TIME).await?;
-        Ok(())
+        let statements = ["DROP INDEX idx_events_application_hour", BY_TIME];
+        on_sqlite_only(manager, &statements.map(String::from)).await
     }
 }

@@ -20,7 +20,8 @@
 //! column. PostgreSQL keeps its indexes as they are.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::sqlite_rebuild::on_sqlite_only;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -42,38 +43,25 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("ALTER TABLE events ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
-            .await?;
+        let mut statements =
+            vec!["ALTER TABLE events ADD COLUMN pending INTEGER NOT NULL DEFAULT 0".to_owned()];
         for (name, columns) in INDEXES {
-            db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
-            db.execute_unprepared(&format!(
+            statements.push(format!("DROP INDEX {name}"));
+            statements.push(format!(
                 "CREATE INDEX {name} ON events ({columns}) WHERE NOT pending"
-            ))
-            .await?;
+            ));
         }
-        db.execute_unprepared("CREATE INDEX idx_events_pending ON events (seq) WHERE pending")
-            .await?;
-        Ok(())
+        statements.push("CREATE INDEX idx_events_pending ON events (seq) WHERE pending".into());
+        on_sqlite_only(manager, &statements).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Sqlite {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX idx_events_pending")
-            .await?;
+        let mut statements = vec!["DROP INDEX idx_events_pending".to_owned()];
         for (name, columns) in INDEXES {
-            db.execute_unprepared(&format!("DROP INDEX {name}")).await?;
-            db.execute_unprepared(&format!("CREATE INDEX {name} ON events ({columns})"))
-                .await?;
+            statements.push(format!("DROP INDEX {name}"));
+            statements.push(format!("CREATE INDEX {name} ON events ({columns})"));
         }
-        db.execute_unprepared("ALTER TABLE events DROP COLUMN pending")
-            .await?;
-        Ok(())
+        statements.push("ALTER TABLE events DROP COLUMN pending".into());
+        on_sqlite_only(manager, &statements).await
     }
 }

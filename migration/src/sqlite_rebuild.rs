@@ -1,9 +1,25 @@
-//! Helpers shared by the migrations that rebuild a SQLite table (SQLite cannot change a
-//! column in place): keeping the table's `AUTOINCREMENT` high-water mark across the rebuild,
-//! so no key is ever handed out twice.
+//! Helpers shared by the migrations that change SQLite alone: running their statements on
+//! SQLite only, and, for those that rebuild a table (SQLite cannot change a column in place),
+//! keeping the table's `AUTOINCREMENT` high-water mark across the rebuild, so no key is ever
+//! handed out twice.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// Runs `statements` in order on SQLite; does nothing on PostgreSQL.
+pub(crate) async fn on_sqlite_only(
+    manager: &SchemaManager<'_>,
+    statements: &[String],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for statement in statements {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}
 
 /// The `AUTOINCREMENT` high-water mark of `table`, if it has one.
 pub(crate) async fn high_water(
