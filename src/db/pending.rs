@@ -28,6 +28,19 @@ pub fn event_parts(backend: DbBackend) -> &'static [&'static str] {
     }
 }
 
+impl super::Sql {
+    /// Appends `each(self, part)` once per part of `events` ([`event_parts`]), the parts joined
+    /// by `separator` (` UNION ALL `, say).
+    pub fn each_event_part(&mut self, separator: &str, mut each: impl FnMut(&mut Self, &str)) {
+        for (i, part) in event_parts(self.backend()).iter().enumerate() {
+            if i > 0 {
+                self.push(separator);
+            }
+            each(self, part);
+        }
+    }
+}
+
 /// Writes the index entries of up to `limit` pending events, oldest first, in the caller's
 /// transaction; returns how many. Nothing to do on PostgreSQL.
 pub async fn index_pending(txn: &impl ConnectionTrait, limit: u64) -> Result<u64, DbErr> {

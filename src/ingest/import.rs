@@ -107,6 +107,7 @@ pub async fn import_ndjson(
     crate::processing::job::index_all_pending(
         db,
         crate::config::ProcessingSettings::DEFAULT.sqlite_index_batch_size,
+        || false,
     )
     .await?;
     let read = reader

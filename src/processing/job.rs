@@ -15,7 +15,7 @@
 //!   `ON CONFLICT` check) never waits for it on PostgreSQL.
 //!
 //! On SQLite the job also writes new events' entries in the time-keyed indexes, for many
-//! commits at once ([`index_once`]; see [`crate::db::index_pending`]): that sets their
+//! commits at once ([`index_once`]; see [`crate::db::index_pending`]): that clears their
 //! `pending` flag, in transactions of their own.
 
 use std::time::Instant;
@@ -69,7 +69,7 @@ pub async fn run_until_idle(
         }
     }
     // What runs to the end writes every index entry too, so the store it leaves is whole.
-    index_all_pending(db, settings.sqlite_index_batch_size).await?;
+    index_all_pending(db, settings.sqlite_index_batch_size, || false).await?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -86,17 +86,22 @@ pub async fn index_once(db: &DatabaseConnection, batch_size: u64) -> Result<u64,
     Ok(done)
 }
 
-/// Writes the time-index entries of every pending event, `batch_size` to a transaction;
-/// returns how many.
-pub async fn index_all_pending(db: &DatabaseConnection, batch_size: u64) -> Result<u64, DbErr> {
+/// Writes the time-index entries of every pending event, `batch_size` to a transaction,
+/// until none is left or `stop()` says so between two transactions; returns how many.
+pub async fn index_all_pending(
+    db: &DatabaseConnection,
+    batch_size: u64,
+    stop: impl Fn() -> bool,
+) -> Result<u64, DbErr> {
     let mut total = 0;
-    loop {
+    while !stop() {
         let done = index_once(db, batch_size).await?;
         total += done;
         if done < batch_size.max(1) {
-            return Ok(total);
+            break;
         }
     }
+    Ok(total)
 }
 
 /// One step: claims and aggregates up to `batch_size` events in one transaction. Returns the

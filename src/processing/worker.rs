@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::{index_once, run_once};
+use super::job::{index_all_pending, run_once};
 use crate::clock::Clock;
 use crate::config::ProcessingSettings;
 use crate::lifecycle::apply_retention;
@@ -84,15 +84,8 @@ async fn index_if_due(
         return;
     }
     *due = Instant::now() + every;
-    while !*shutdown.borrow() {
-        match index_once(db, batch).await {
-            Ok(done) if done == batch => continue,
-            Ok(_) => break,
-            Err(err) => {
-                tracing::warn!(error = %err, "writing index entries failed; will retry");
-                break;
-            }
-        }
+    if let Err(err) = index_all_pending(db, batch, || *shutdown.borrow()).await {
+        tracing::warn!(error = %err, "writing index entries failed; will retry");
     }
 }
 

@@ -293,12 +293,9 @@ fn ranked_page<K: AsRef<str> + Into<String>>(
 pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
     let mut sql = Sql::new(DbBackend::Sqlite);
     sql.push("SELECT json_group_array(session_key) AS page FROM (");
-    for (i, part) in crate::db::event_parts(DbBackend::Sqlite).iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
+    sql.each_event_part(" UNION ALL ", |sql, part| {
         sql.push(&format!("SELECT session_key FROM events WHERE {part}"));
-        push_type_filter(&mut sql, filter);
+        push_type_filter(sql, filter);
         if let Some(from) = filter.from {
             sql.push(" AND timestamp >= ").bind_time(from);
         }
@@ -306,7 +303,7 @@ pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
         if let Some(until) = filter.to.map(|t| t + TimeDelta::microseconds(1)) {
             sql.push(" AND timestamp < ").bind_time(until);
         }
-    }
+    });
     // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
     sql.push(&format!(" LIMIT {})", SESSIONS_COUNTED_IN_PROCESS + 1));
     sql.build()
@@ -449,13 +446,13 @@ fn top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
         sql.push(" OR (event_count = ").bind(after.count);
         sql.push(" AND session_id > ").bind(after.key.as_str());
         sql.push(")) AND session_id NOT IN (SELECT e.session_id FROM ");
-        push_unprocessed_events(sql, false);
+        sql.push(&unprocessed_source(sql.backend(), false));
         sql.push(")");
     }
     sql.push(" ORDER BY event_count DESC, session_id ASC LIMIT ")
         .bind(limit as i64);
     sql.push(") top UNION SELECT session_id AS k, event_count AS c FROM sessions WHERE session_id IN (SELECT e.session_id FROM ");
-    push_unprocessed_events(sql, false);
+    sql.push(&unprocessed_source(sql.backend(), false));
     sql.push(")");
 }
 
@@ -465,12 +462,11 @@ fn top_sessions(sql: &mut Sql, limit: u64, after: Option<&CountCursor>) {
 /// statistics it would rather scan an index of `events` that yields the `GROUP BY` order). With
 /// a session, the session's own events are fewer still and each is checked against the queue.
 /// PostgreSQL's planner has statistics and needs no hint.
-fn push_unprocessed_events(sql: &mut Sql, session_given: bool) {
+fn unprocessed_source(backend: DbBackend, session_given: bool) -> String {
     if session_given {
-        sql.push(&format!("events WHERE {QUEUED}"));
+        format!("events WHERE {QUEUED}")
     } else {
-        sql.push(unprocessed_events(sql.backend()));
-        sql.push(" WHERE 1 = 1");
+        format!("{} WHERE 1 = 1", unprocessed_events(backend))
     }
 }
 
@@ -486,24 +482,22 @@ fn raw_part(sql: &mut Sql, key: &str, filter: &EventFilter, range: Range, which:
         "session_id" => session_group(sql.backend()),
         _ => (key, key),
     };
-    let parts = match which {
-        // Each part of `events` through its own indexes (see `crate::db::event_parts`).
-        Raw::All => crate::db::event_parts(sql.backend()),
-        Raw::Unprocessed => &[""],
-    };
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        sql.push(&format!("SELECT {select} AS k, COUNT(*) AS c FROM "));
-        match which {
-            Raw::All => {
-                sql.push(&format!("events WHERE {part}"));
-            }
-            Raw::Unprocessed => push_unprocessed_events(sql, filter.session_id.is_some()),
-        }
+    let counted = |sql: &mut Sql, source: &str| {
+        sql.push(&format!(
+            "SELECT {select} AS k, COUNT(*) AS c FROM {source}"
+        ));
         raw_conditions(sql, filter, range);
         sql.push(&format!(" GROUP BY {group}"));
+    };
+    match which {
+        // Each part of `events` through its own indexes (see `crate::db::event_parts`).
+        Raw::All => sql.each_event_part(" UNION ALL ", |sql, part| {
+            counted(sql, &format!("events WHERE {part}"))
+        }),
+        Raw::Unprocessed => {
+            let source = unprocessed_source(sql.backend(), filter.session_id.is_some());
+            counted(sql, &source)
+        }
     }
 }
 
@@ -547,17 +541,14 @@ fn per_key_counts(
     // One count per part of `events`, each through its own indexes (see
     // `crate::db::event_parts`).
     sql.push("SELECT k, c FROM (SELECT keys.k AS k, ");
-    for (i, part) in crate::db::event_parts(sql.backend()).iter().enumerate() {
-        if i > 0 {
-            sql.push(" + ");
-        }
+    sql.each_event_part(" + ", |sql, part| {
         sql.push(&format!(
             "(SELECT COUNT(*) FROM events WHERE {part} AND {key} = keys.k"
         ));
         sql.push(" AND timestamp >= ").bind_time(from);
         sql.push(" AND timestamp < ").bind_time(until);
         sql.push(")");
-    }
+    });
     sql.push(&format!(
         " AS c FROM (SELECT {key} AS k FROM type_counts_hourly WHERE bucket_start >= "
     ));

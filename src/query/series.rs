@@ -305,31 +305,29 @@ impl Plan {
         // join (checking each event of a month-long range against it took a second on 10M).
         // Otherwise each part of `events` through its own indexes (see `crate::db::event_parts`).
         if unprocessed_only {
-            let source = format!("{} WHERE", unprocessed_events(sql.backend()));
-            return self.raw_from(sql, key, request, &source, (start, end));
+            let source = unprocessed_events(sql.backend());
+            return self.raw_from(sql, key, request, source, "1 = 1", (start, end));
         }
-        for (i, part) in crate::db::event_parts(sql.backend()).iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ALL ");
-            }
-            let source = format!("events WHERE {part} AND");
-            self.raw_from(sql, key, request, &source, (start, end));
-        }
+        sql.each_event_part(" UNION ALL ", |sql, part| {
+            self.raw_from(sql, key, request, "events", part, (start, end))
+        });
     }
 
-    /// Counts by slot and key of the events of `source` (a `FROM` source, followed by `WHERE`
-    /// and what comes before the first condition) in `[start, end)`.
+    /// Counts by slot and key of the events of `source` (a `FROM` source) that meet `part`,
+    /// in `[start, end)`.
     fn raw_from(
         &self,
         sql: &mut Sql,
         key: &str,
         request: &SeriesRequest,
         source: &str,
+        part: &str,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
     ) {
         let slot = slot_expression(sql.backend(), "timestamp", self.slot_seconds);
         sql.push(&format!(
-            "SELECT {slot} AS s, {key} AS k, COUNT(*) AS c FROM {source} timestamp >= "
+            "SELECT {slot} AS s, {key} AS k, COUNT(*) AS c FROM {source} \
+             WHERE {part} AND timestamp >= "
         ))
         .bind_time(start);
         sql.push(" AND timestamp < ").bind_time(end);
