@@ -290,6 +290,12 @@ pub struct ProcessingSettings {
     /// Events claimed and aggregated in one transaction.
     #[arg(long, env = "EYE_PROCESS_BATCH_SIZE", default_value_t = ProcessingSettings::DEFAULT.process_batch_size)]
     pub process_batch_size: u64,
+    /// PostgreSQL only: job loops this instance runs side by side, each claiming its own steps
+    /// (claims skip rows another step holds, as between instances). Ingest commits
+    /// concurrently there, and a single loop's one transaction at a time falls seconds behind a
+    /// saturated instance. SQLite has one writer and always runs one loop.
+    #[arg(long, env = "EYE_PROCESS_WORKERS", default_value_t = ProcessingSettings::DEFAULT.process_workers, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub process_workers: u32,
     /// SQLite only: time between two merges of new events into the time-keyed indexes, which
     /// the job writes for many commits at once rather than each commit (see README, *Background
     /// processing*). Longer: each hot index page is written once for more commits (fewer
@@ -351,6 +357,7 @@ impl ProcessingSettings {
     pub const DEFAULT: Self = Self {
         process_interval_ms: 100,
         process_batch_size: 5_000,
+        process_workers: 2,
         sqlite_index_interval_ms: 500,
         sqlite_index_batch_size: 50_000,
         retention_days: None,

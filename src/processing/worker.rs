@@ -1,5 +1,6 @@
 //! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps (growing from
-//! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left, on SQLite writes
+//! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left (on PostgreSQL,
+//! `EYE_PROCESS_WORKERS` such loops side by side), on SQLite writes
 //! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS`, applies retention
 //! every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is
 //! signalled, after the step it is in. A failed run is logged and retried on the next tick; the
@@ -8,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -23,52 +24,84 @@ use crate::lifecycle::apply_retention;
 /// fall 11 s behind (BENCHMARKS.md).
 pub const FIRST_STEP_EVENTS: u64 = 1_000;
 
-/// Starts the loop. It ends when `shutdown` turns `true` (or its sender is dropped), after
-/// finishing the step it is in. `clock` says when "now" is for retention cutoffs.
+/// Starts the loops: one on SQLite, `EYE_PROCESS_WORKERS` on PostgreSQL, where steps commit
+/// concurrently (each claims different events; see [`super::job`]). The first loop also merges
+/// the time-keyed indexes (SQLite) and applies retention. The task ends when `shutdown` turns
+/// `true` (or its sender is dropped), once every loop has finished the step it is in. `clock`
+/// says when "now" is for retention cutoffs.
 pub fn spawn(
     db: DatabaseConnection,
     settings: ProcessingSettings,
     clock: Arc<dyn Clock>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    let loops = match db.get_database_backend() {
+        DbBackend::Postgres => settings.process_workers.max(1),
+        _ => 1,
+    };
+    let helpers: Vec<JoinHandle<()>> = (1..loops)
+        .map(|_| {
+            let (db, settings, shutdown) = (db.clone(), settings.clone(), shutdown.clone());
+            tokio::spawn(run_loop(db, settings, None, shutdown))
+        })
+        .collect();
+    let first = tokio::spawn(run_loop(db, settings, Some(clock), shutdown));
     tokio::spawn(async move {
-        let interval = Duration::from_millis(settings.process_interval_ms.max(1));
-        let retention_every = Duration::from_millis(settings.retention_interval_ms.max(1));
-        let mut retention_due = Instant::now();
-        let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
-        let index_batch = settings.sqlite_index_batch_size.max(1);
-        let mut index_due = Instant::now() + index_every;
-        let batch_size = settings.process_batch_size.max(1);
-        loop {
-            if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
-                break;
-            }
-            // Step by step, so that shutdown waits for one step at most. Steps start small and
-            // double while they come back full: under a light load each step holds SQLite's
-            // one writer briefly, while a backlog is still worked off in steps of `batch_size`.
-            let mut step = batch_size.min(FIRST_STEP_EVENTS);
-            while !*shutdown.borrow() {
-                // Between steps too: a backlog must not keep new events pending.
-                index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
-                match run_once(&db, step).await {
-                    Ok((events, _)) if events == step => {
-                        step = (step * 2).min(batch_size);
-                        continue;
-                    }
-                    Ok(_) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "background processing failed; will retry");
-                        break;
-                    }
-                }
-            }
-            index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
-            if Instant::now() >= retention_due && !*shutdown.borrow() {
-                retention_due = Instant::now() + retention_every;
-                retain(&db, &settings, clock.as_ref()).await;
-            }
+        let _ = first.await;
+        for helper in helpers {
+            let _ = helper.await;
         }
     })
+}
+
+/// One loop of steps. With a `clock` it is the first loop, which also merges the time-keyed
+/// indexes and applies retention.
+async fn run_loop(
+    db: DatabaseConnection,
+    settings: ProcessingSettings,
+    clock: Option<Arc<dyn Clock>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let interval = Duration::from_millis(settings.process_interval_ms.max(1));
+    let retention_every = Duration::from_millis(settings.retention_interval_ms.max(1));
+    let mut retention_due = Instant::now();
+    let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
+    let index_batch = settings.sqlite_index_batch_size.max(1);
+    let mut index_due = Instant::now() + index_every;
+    let batch_size = settings.process_batch_size.max(1);
+    let first = clock.is_some();
+    loop {
+        if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
+            break;
+        }
+        // Step by step, so that shutdown waits for one step at most. Steps start small and
+        // double while they come back full: under a light load each step holds SQLite's one
+        // writer briefly, while a backlog is still worked off in steps of `batch_size`.
+        let mut step = batch_size.min(FIRST_STEP_EVENTS);
+        while !*shutdown.borrow() {
+            if first {
+                // Between steps too: a backlog must not keep new events pending.
+                index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
+            }
+            match run_once(&db, step).await {
+                Ok((events, _)) if events == step => {
+                    step = (step * 2).min(batch_size);
+                    continue;
+                }
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "background processing failed; will retry");
+                    break;
+                }
+            }
+        }
+        let Some(clock) = &clock else { continue };
+        index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
+        if Instant::now() >= retention_due && !*shutdown.borrow() {
+            retention_due = Instant::now() + retention_every;
+            retain(&db, &settings, clock.as_ref()).await;
+        }
+    }
 }
 
 /// Once `due`, writes the time-index entries of every pending event (SQLite), `batch` to a

@@ -113,6 +113,58 @@ async fn overlapping_runs_count_every_event_exactly_once() {
     assert_eq!(by_name, [("n0".into(), 150), ("n1".into(), 150)]);
 }
 
+/// Several job loops in one instance (PostgreSQL; SQLite always runs one): steps of 7 events
+/// taken side by side while requests keep arriving still count every event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_job_loops_count_every_event_exactly_once() {
+    let app = Arc::new(
+        spawn_app_with(|s| {
+            s.processing.process_workers = 4;
+            s.processing.process_batch_size = 7;
+            s.processing.process_interval_ms = 10;
+        })
+        .await,
+    );
+    let mut ingest = Vec::new();
+    for round in 0..8 {
+        let app = app.clone();
+        ingest.push(tokio::spawn(async move {
+            app.record(batch(50, round * 50)).await
+        }));
+    }
+    for task in ingest {
+        assert_eq!(task.await.unwrap()["accepted"], 50);
+    }
+    let mut unprocessed = -1;
+    for _ in 0..400 {
+        unprocessed = count_unprocessed(&app).await;
+        if unprocessed == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(unprocessed, 0, "the loops processed every event");
+    let again = app.process().await;
+    assert_eq!(
+        again["eventsProcessed"], 0,
+        "nothing was left for a manual run"
+    );
+    let by_session = app.counts("SESSION", json!({})).await;
+    assert_eq!(
+        by_session,
+        [
+            ("s0".into(), 80),
+            ("s1".into(), 80),
+            ("s2".into(), 80),
+            ("s3".into(), 80),
+            ("s4".into(), 80)
+        ]
+    );
+    let by_name = app.counts("NAME", json!({})).await;
+    assert_eq!(by_name, [("n0".into(), 200), ("n1".into(), 200)]);
+    assert_eq!(app.table_count("sessions").await, 5);
+}
+
 #[tokio::test]
 async fn a_restarted_server_continues_where_it_stopped() {
     let mut app = spawn_app().await;
