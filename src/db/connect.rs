@@ -39,10 +39,11 @@ pub const SQLITE_BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
 
 /// How long a pooled PostgreSQL connection must have been idle before the pool checks it with
 /// a round trip (a ping) ahead of handing it out. A connection in steady use is handed out
-/// unchecked: a ping on every checkout doubled the round trips of a one-statement query. A
-/// connection that a server, proxy or firewall dropped while idle is still caught. SQLite's
+/// unchecked: a ping on every checkout added a round trip to every statement or transaction.
+/// The pool still pings each connection when it is given back (and drops a broken one), and a
+/// connection that a server, proxy or firewall dropped while idle is caught here. SQLite's
 /// connections are files in this process and are never checked.
-pub const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+pub const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Who copies SQLite's write-ahead log back into the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
