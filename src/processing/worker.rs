@@ -45,7 +45,8 @@ pub fn spawn(
             tokio::spawn(run_loop(db, settings, None, shutdown))
         })
         .collect();
-    let first = tokio::spawn(run_loop(db, settings, Some(clock), shutdown));
+    let upkeep = Upkeep::new(&settings, clock);
+    let first = tokio::spawn(run_loop(db, settings, Some(upkeep), shutdown));
     tokio::spawn(async move {
         let _ = first.await;
         for helper in helpers {
@@ -54,22 +55,67 @@ pub fn spawn(
     })
 }
 
-/// One loop of steps. With a `clock` it is the first loop, which also merges the time-keyed
+/// What only the first loop does besides its steps: merging the time-keyed indexes (SQLite)
+/// and applying retention, each when due.
+struct Upkeep {
+    clock: Arc<dyn Clock>,
+    index_every: Duration,
+    index_batch: u64,
+    index_due: Instant,
+    retention_every: Duration,
+    retention_due: Instant,
+}
+
+impl Upkeep {
+    fn new(settings: &ProcessingSettings, clock: Arc<dyn Clock>) -> Self {
+        let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
+        Self {
+            clock,
+            index_every,
+            index_batch: settings.sqlite_index_batch_size.max(1),
+            index_due: Instant::now() + index_every,
+            retention_every: Duration::from_millis(settings.retention_interval_ms.max(1)),
+            retention_due: Instant::now(),
+        }
+    }
+
+    /// Once due, writes the time-index entries of every pending event (SQLite), a batch to a
+    /// transaction, stopping early at shutdown; then sets the next time.
+    async fn index_if_due(&mut self, db: &DatabaseConnection, shutdown: &watch::Receiver<bool>) {
+        if Instant::now() < self.index_due {
+            return;
+        }
+        self.index_due = Instant::now() + self.index_every;
+        if let Err(err) = index_all_pending(db, self.index_batch, || *shutdown.borrow()).await {
+            tracing::warn!(error = %err, "writing index entries failed; will retry");
+        }
+    }
+
+    /// After a run of steps: the merge, then retention, each if due.
+    async fn run_due(
+        &mut self,
+        db: &DatabaseConnection,
+        settings: &ProcessingSettings,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        self.index_if_due(db, shutdown).await;
+        if Instant::now() >= self.retention_due && !*shutdown.borrow() {
+            self.retention_due = Instant::now() + self.retention_every;
+            retain(db, settings, self.clock.as_ref()).await;
+        }
+    }
+}
+
+/// One loop of steps. With `upkeep` it is the first loop, which also merges the time-keyed
 /// indexes and applies retention.
 async fn run_loop(
     db: DatabaseConnection,
     settings: ProcessingSettings,
-    clock: Option<Arc<dyn Clock>>,
+    mut upkeep: Option<Upkeep>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let interval = Duration::from_millis(settings.process_interval_ms.max(1));
-    let retention_every = Duration::from_millis(settings.retention_interval_ms.max(1));
-    let mut retention_due = Instant::now();
-    let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
-    let index_batch = settings.sqlite_index_batch_size.max(1);
-    let mut index_due = Instant::now() + index_every;
     let batch_size = settings.process_batch_size.max(1);
-    let first = clock.is_some();
     loop {
         if crate::shutdown::sleep_or_stopped(interval, &mut shutdown).await {
             break;
@@ -79,9 +125,9 @@ async fn run_loop(
         // writer briefly, while a backlog is still worked off in steps of `batch_size`.
         let mut step = batch_size.min(FIRST_STEP_EVENTS);
         while !*shutdown.borrow() {
-            if first {
+            if let Some(upkeep) = upkeep.as_mut() {
                 // Between steps too: a backlog must not keep new events pending.
-                index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
+                upkeep.index_if_due(&db, &shutdown).await;
             }
             match run_once(&db, step).await {
                 Ok((events, _)) if events == step => {
@@ -95,30 +141,9 @@ async fn run_loop(
                 }
             }
         }
-        let Some(clock) = &clock else { continue };
-        index_if_due(&db, &mut index_due, index_every, index_batch, &shutdown).await;
-        if Instant::now() >= retention_due && !*shutdown.borrow() {
-            retention_due = Instant::now() + retention_every;
-            retain(&db, &settings, clock.as_ref()).await;
+        if let Some(upkeep) = upkeep.as_mut() {
+            upkeep.run_due(&db, &settings, &shutdown).await;
         }
-    }
-}
-
-/// Once `due`, writes the time-index entries of every pending event (SQLite), `batch` to a
-/// transaction, stopping early at shutdown; then sets the next time.
-async fn index_if_due(
-    db: &DatabaseConnection,
-    due: &mut Instant,
-    every: Duration,
-    batch: u64,
-    shutdown: &watch::Receiver<bool>,
-) {
-    if Instant::now() < *due {
-        return;
-    }
-    *due = Instant::now() + every;
-    if let Err(err) = index_all_pending(db, batch, || *shutdown.borrow()).await {
-        tracing::warn!(error = %err, "writing index entries failed; will retry");
     }
 }
 
