@@ -39,6 +39,9 @@ pub struct QueryArgs {
     /// that ingest has since added events dated now to, the windows stay where the seed is.
     #[arg(long)]
     pub until: Option<DateTime<Utc>>,
+    /// Run only the queries whose name contains this text (`SESSION + 1 h`, say).
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
@@ -130,6 +133,13 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         }),
     ];
     for (name, make) in cases {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|only| !name.contains(only.as_str()))
+        {
+            continue;
+        }
         let mut latencies = Latencies::default();
         let mut usage_before = None;
         let interval =

@@ -7,11 +7,14 @@ use super::events::{EventConnection, EventOrder, event_connection};
 use super::scalars::DateTime;
 use super::types::Application;
 use crate::auth::Scope;
+use crate::entities::applications;
 use crate::query::EventFilter;
 use crate::query::sessions::{SessionSummary, get_session, session_applications};
 
-/// A session: the events an application (or several) sent under one session id.
-pub struct Session(SessionSummary);
+/// A session: the events an application (or several) sent under one session id, with its
+/// applications when the query asked for them (read beside the summary, see
+/// [`SessionsQuery::session`]).
+pub struct Session(SessionSummary, Option<Vec<applications::Model>>);
 
 /// A session: the events one or more applications sent under one session id.
 #[Object]
@@ -34,7 +37,10 @@ impl Session {
     }
     /// The applications that sent its events, by name.
     async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<Application>> {
-        let apps = session_applications(&state(ctx).db, &self.0.session_id).await?;
+        let apps = match &self.1 {
+            Some(apps) => apps.clone(),
+            None => session_applications(&state(ctx).db, &self.0.session_id).await?,
+        };
         Ok(apps.into_iter().map(Application::from).collect())
     }
     /// Its events in time order (ingest order for equal timestamps).
@@ -75,6 +81,17 @@ impl SessionsQuery {
         #[graphql(desc = "The session id, as the applications sent it.")] id: String,
     ) -> Result<Option<Session>> {
         require(ctx, Scope::Read)?;
-        Ok(get_session(&state(ctx).db, &id).await?.map(Session))
+        let db = &state(ctx).db;
+        // When the query selects the session's applications, they are read at the same time
+        // as its summary, on a second pooled connection, instead of after it: one wait for
+        // the database instead of two. The two reads were never one snapshot (a resolver
+        // each), so the answer is the same.
+        if !ctx.look_ahead().field("applications").exists() {
+            return Ok(get_session(db, &id).await?.map(|s| Session(s, None)));
+        }
+        let (summary, apps) = tokio::join!(get_session(db, &id), session_applications(db, &id));
+        Ok(summary?
+            .map(|s| apps.map(|apps| Session(s, Some(apps))))
+            .transpose()?)
     }
 }

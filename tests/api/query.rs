@@ -297,6 +297,31 @@ async fn a_session_with_its_events_counts_and_applications() {
     assert_eq!(missing["session"], Value::Null);
 }
 
+/// `session` reads the applications beside the summary when the query selects them, however
+/// it selects them (directly, aliased or through a fragment), and only when it does.
+#[tokio::test]
+async fn a_session_s_applications_through_an_alias_or_a_fragment() {
+    let app = seeded().await;
+    let apps = json!([{ "name": "shop" }]);
+    let aliased = "query($id: String!) { session(id: $id) { apps: applications { name } } }";
+    let data = app.ok(&app.read_key, aliased, json!({ "id": "s1" })).await;
+    assert_eq!(data["session"]["apps"], apps);
+    let fragment = "query($id: String!) { session(id: $id) { ...S } } \
+                    fragment S on Session { eventCount applications { name } }";
+    let data = app.ok(&app.read_key, fragment, json!({ "id": "s1" })).await;
+    assert_eq!(
+        data["session"],
+        json!({ "eventCount": 3, "applications": apps })
+    );
+    let without = "query($id: String!) { session(id: $id) { eventCount } }";
+    let data = app.ok(&app.read_key, without, json!({ "id": "s1" })).await;
+    assert_eq!(data["session"], json!({ "eventCount": 3 }));
+    let missing = app
+        .ok(&app.read_key, fragment, json!({ "id": "nope" }))
+        .await;
+    assert_eq!(missing["session"], Value::Null);
+}
+
 #[tokio::test]
 async fn query_cost_counts_page_sizes() {
     let app = seeded().await;
