@@ -292,8 +292,8 @@ fn ranked_page<K: AsRef<str> + Into<String>>(
 
 /// The first statement behind [`sessions_in_range`] (SQLite only; exposed so tests can check
 /// its plan): `page`, the session keys of the events matching `filter` as one comma-separated
-/// text (`group_concat`, which costs a third less per event than `json_group_array` and is as
-/// simple to read for integers), at most one more than [`SESSIONS_COUNTED_IN_PROCESS`].
+/// text (`group_concat`: integers need no JSON, and the keys are counted as they are read,
+/// with no array in between), at most one more than [`SESSIONS_COUNTED_IN_PROCESS`].
 pub fn sessions_in_range_statement(filter: &EventFilter) -> Statement {
     let mut sql = Sql::new(DbBackend::Sqlite);
     sql.push("SELECT group_concat(session_key) AS page FROM (");
