@@ -23,6 +23,12 @@ pub struct TargetArgs {
     /// Also used to watch the job's backlog when given with `--url`.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Spawn the server on a copy of this SQLite file (a seeded database, checkpointed, with no
+    /// `-wal` beside it), made in the temporary directory and synced to disk before the server
+    /// starts: every run starts from the same large file, and the copy's write-back does not
+    /// land inside the run (it took a run at 1,000 events/s from an ack p99 of 14 ms to 564).
+    #[arg(long, conflicts_with_all = ["url", "database_url"])]
+    pub copy_of: Option<PathBuf>,
     /// Extra arguments for the spawned `the-eye serve`, e.g. `--serve-arg=--sqlite-synchronous=normal`.
     #[arg(long = "serve-arg", allow_hyphen_values = true)]
     pub serve_args: Vec<String>,
@@ -57,12 +63,14 @@ impl Target {
             });
         }
         let dir = tempfile::tempdir()?;
-        let database_url = args.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("bench.db").display()
-            )
-        });
+        let file = dir.path().join("bench.db");
+        if let Some(seed) = &args.copy_of {
+            copy_synced(seed, &file)?;
+        }
+        let database_url = args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", file.display()));
         let bin = args
             .bin
             .clone()
@@ -163,6 +171,29 @@ impl Drop for Target {
             let _ = child.wait();
         }
     }
+}
+
+/// Copies the SQLite file `seed` to `to` and syncs the copy, refusing a file whose
+/// write-ahead log still holds commits (they would be left behind).
+fn copy_synced(seed: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    let mut wal = seed.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        bail!(
+            "{} has a non-empty write-ahead log: checkpoint it first (PRAGMA wal_checkpoint(TRUNCATE))",
+            seed.display()
+        );
+    }
+    let started = Instant::now();
+    let bytes = std::fs::copy(seed, to).with_context(|| format!("copying {}", seed.display()))?;
+    std::fs::File::open(to)?.sync_all()?;
+    eprintln!(
+        "copied {} ({:.1} GB) and synced it in {:.1} s",
+        seed.display(),
+        bytes as f64 / 1e9,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Runs `the-eye key create --scope admin` and returns the key (its last line of output).
