@@ -20,6 +20,7 @@ mod m20261201_000002_session_keys;
 mod m20261202_000001_session_aggregates_by_key;
 mod m20261203_000001_retention_index_by_hour;
 mod m20261203_000002_deferred_time_indexes;
+mod m20261204_000001_ranked_session_counts;
 mod sqlite_rebuild;
 
 /// The ordered list of migrations; `the-eye migrate` and `the-eye serve` apply the pending ones.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_session_aggregates_by_key::Migration),
             Box::new(m20261203_000001_retention_index_by_hour::Migration),
             Box::new(m20261203_000002_deferred_time_indexes::Migration),
+            Box::new(m20261204_000001_ranked_session_counts::Migration),
         ]
     }
 }

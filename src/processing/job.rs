@@ -16,7 +16,9 @@
 //!
 //! On SQLite the job also writes new events' entries in the time-keyed indexes, for many
 //! commits at once ([`index_once`]; see [`crate::db::index_pending`]): that clears their
-//! `pending` flag, in transactions of their own.
+//! `pending` flag, in transactions of their own. It also moves the sessions a step updated to
+//! their new place in the index of sessions by count every few seconds, for all the steps
+//! since ([`rank_sessions`]), instead of at each step.
 
 use std::time::Instant;
 
@@ -70,6 +72,7 @@ pub async fn run_until_idle(
     }
     // What runs to the end writes every index entry too, so the store it leaves is whole.
     index_all_pending(db, settings.sqlite_index_batch_size, || false).await?;
+    rank_sessions(db, || false).await?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -104,22 +107,92 @@ pub async fn index_all_pending(
     Ok(total)
 }
 
+/// Fewest sessions a step moves to their place in the index of sessions by count when the
+/// ranking is due (see [`run_step`]); a step moves at least as many as it updated, so that
+/// ranking keeps up with any rate.
+pub const RANK_MIN_PER_STEP: u64 = 100;
+
+/// The statement that moves up to `limit` sessions whose count changed since they were last
+/// ranked to their count's place in `idx_sessions_count` (SQLite: migration
+/// `m20261204_000001`), the oldest sessions first (those most likely over).
+fn rank_statement(limit: u64) -> Statement {
+    // A literal limit: a bound one makes SQLite compile the statement again on every run.
+    Statement::from_string(
+        DbBackend::Sqlite,
+        format!(
+            "UPDATE sessions SET ranked_count = event_count WHERE session_key IN \
+             (SELECT session_key FROM sessions WHERE ranked_count <> event_count \
+             ORDER BY session_key LIMIT {limit})"
+        ),
+    )
+}
+
+/// Ranks every session whose count changed since it was last ranked, [`RANK_MIN_PER_STEP`]
+/// times ten to a transaction, until none is left or `stop()` says so between two
+/// transactions (nothing to do on PostgreSQL); returns how many. Queries are exact either
+/// way: an unranked session is counted apart (see `crate::query::counts`); ranking only keeps
+/// that set small.
+pub async fn rank_sessions(db: &DatabaseConnection, stop: impl Fn() -> bool) -> Result<u64, DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(0);
+    }
+    let batch = RANK_MIN_PER_STEP * 10;
+    let mut total = 0;
+    while !stop() {
+        let txn = crate::db::begin_writing(db).await?;
+        let done = txn
+            .execute_raw(rank_statement(batch))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        total += done;
+        if done < batch {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Events claimed and aggregated.
+    pub events: u64,
+    /// Sessions whose aggregates it updated.
+    pub sessions: u64,
+    /// Whether it was asked to rank sessions and left none unranked.
+    pub ranked_all: bool,
+}
+
 /// One step: claims and aggregates up to `batch_size` events in one transaction. Returns the
 /// numbers of events and of sessions it updated. Its span carries what it did, and the step
-/// moves the job metrics.
-#[tracing::instrument(name = "job_step", skip(db), fields(events, sessions))]
+/// moves the job metrics (see [`run_step`]).
 pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
+    let report = run_step(db, batch_size, false).await?;
+    Ok((report.events, report.sessions))
+}
+
+/// [`run_once`], which also ranks sessions when `rank` is set (SQLite): in the step's own
+/// transaction, so that ranking never waits for SQLite's one writer apart, it moves at least
+/// [`RANK_MIN_PER_STEP`] sessions, and at least as many as the step updated, to their place
+/// in the index of sessions by count.
+#[tracing::instrument(name = "job_step", skip(db), fields(events, sessions))]
+pub async fn run_step(
+    db: &DatabaseConnection,
+    batch_size: u64,
+    rank: bool,
+) -> Result<StepReport, DbErr> {
     let started = Instant::now();
-    let result = step(db, batch_size).await;
+    let result = step(db, batch_size, rank).await;
     meters::job_step(
-        result.as_ref().ok().map(|(events, _)| *events),
+        result.as_ref().ok().map(|report| report.events),
         started.elapsed(),
     );
-    if let Ok((events, sessions)) = &result {
+    if let Ok(report) = &result {
         let span = tracing::Span::current();
-        span.record("events", events);
-        span.record("sessions", sessions);
-        if *events > 0 {
+        span.record("events", report.events);
+        span.record("sessions", report.sessions);
+        if report.events > 0 {
             tracing::debug!(
                 duration_ms = started.elapsed().as_millis() as u64,
                 "job step committed"
@@ -129,7 +202,7 @@ pub async fn run_once(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, 
     result
 }
 
-async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), DbErr> {
+async fn step(db: &DatabaseConnection, batch_size: u64, rank: bool) -> Result<StepReport, DbErr> {
     // On SQLite the step holds the write lock from its start, so the queue it reads is the
     // queue it deletes from (see `claim`).
     let txn = crate::db::begin_writing(db).await?;
@@ -143,14 +216,23 @@ async fn step(db: &DatabaseConnection, batch_size: u64) -> Result<(u64, u64), Db
             .await?;
     }
     let claimed = claim(&txn, batch_size.max(1)).await?;
-    if claimed.is_empty() {
-        txn.commit().await?;
-        return Ok((0, 0));
+    let mut report = StepReport::default();
+    if !claimed.is_empty() {
+        let deltas = Deltas::from_events(&claimed);
+        apply(&txn, &deltas).await?;
+        report.events = claimed.len() as u64;
+        report.sessions = deltas.sessions.len() as u64;
     }
-    let deltas = Deltas::from_events(&claimed);
-    apply(&txn, &deltas).await?;
+    if rank && txn.get_database_backend() == DbBackend::Sqlite {
+        let quota = report.sessions.max(RANK_MIN_PER_STEP);
+        let ranked = txn
+            .execute_raw(rank_statement(quota))
+            .await?
+            .rows_affected();
+        report.ranked_all = ranked < quota;
+    }
     txn.commit().await?;
-    Ok((claimed.len() as u64, deltas.sessions.len() as u64))
+    Ok(report)
 }
 
 /// Seqs per `SELECT … WHERE seq IN (…)` when reading claimed events.

@@ -1,7 +1,8 @@
 //! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps (growing from
 //! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left (on PostgreSQL,
 //! `EYE_PROCESS_WORKERS` such loops side by side), on SQLite writes
-//! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS`, applies retention
+//! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS` and ranks the updated
+//! sessions by count every [`RANK_INTERVAL`], applies retention
 //! every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is
 //! signalled, after the step it is in. A failed run is logged and retried on the next tick; the
 //! transaction design makes retries safe.
@@ -13,7 +14,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::job::{index_all_pending, run_once};
+use super::job::{StepReport, index_all_pending, run_step};
 use crate::clock::Clock;
 use crate::config::ProcessingSettings;
 use crate::lifecycle::apply_retention;
@@ -23,6 +24,12 @@ use crate::lifecycle::apply_retention;
 /// of 5,000 took a quarter off ingest's p99; at saturation, fixed steps of 1,000 let the job
 /// fall 11 s behind (BENCHMARKS.md).
 pub const FIRST_STEP_EVENTS: u64 = 1_000;
+
+/// How often the first loop's steps start moving the sessions updated since to their new place
+/// in the index of sessions by count (SQLite; see [`super::job::run_step`]). Longer: each session's entry
+/// moves once for more steps (fewer pages written), and the set of unranked sessions that
+/// `eventCounts(groupBy: SESSION)` counts apart is larger (the sessions updated meanwhile).
+pub const RANK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Starts the loops: one on SQLite, `EYE_PROCESS_WORKERS` on PostgreSQL, where steps commit
 /// concurrently (each claims different events; see [`super::job`]). The first loop also merges
@@ -62,6 +69,9 @@ struct Upkeep {
     index_every: Duration,
     index_batch: u64,
     index_due: Instant,
+    rank_due: Instant,
+    /// Whether the steps rank sessions (from when ranking is due until none is left).
+    ranking: bool,
     retention_every: Duration,
     retention_due: Instant,
 }
@@ -74,6 +84,8 @@ impl Upkeep {
             index_every,
             index_batch: settings.sqlite_index_batch_size.max(1),
             index_due: Instant::now() + index_every,
+            rank_due: Instant::now() + RANK_INTERVAL,
+            ranking: false,
             retention_every: Duration::from_millis(settings.retention_interval_ms.max(1)),
             retention_due: Instant::now(),
         }
@@ -88,6 +100,23 @@ impl Upkeep {
         self.index_due = Instant::now() + self.index_every;
         if let Err(err) = index_all_pending(db, self.index_batch, || *shutdown.borrow()).await {
             tracing::warn!(error = %err, "writing index entries failed; will retry");
+        }
+    }
+
+    /// Whether the next step ranks sessions: from each [`RANK_INTERVAL`] on, until a step
+    /// leaves none unranked ([`Upkeep::ranked`]).
+    fn rank_now(&mut self) -> bool {
+        if !self.ranking && Instant::now() >= self.rank_due {
+            self.ranking = true;
+        }
+        self.ranking
+    }
+
+    /// What a step that was asked to rank did.
+    fn ranked(&mut self, report: &StepReport) {
+        if report.ranked_all {
+            self.ranking = false;
+            self.rank_due = Instant::now() + RANK_INTERVAL;
         }
     }
 
@@ -129,12 +158,17 @@ async fn run_loop(
                 // Between steps too: a backlog must not keep new events pending.
                 upkeep.index_if_due(&db, &shutdown).await;
             }
-            match run_once(&db, step).await {
-                Ok((events, _)) if events == step => {
+            let rank = upkeep.as_mut().is_some_and(Upkeep::rank_now);
+            match run_step(&db, step, rank).await {
+                Ok(report) => {
+                    if let (true, Some(upkeep)) = (rank, upkeep.as_mut()) {
+                        upkeep.ranked(&report);
+                    }
+                    if report.events < step {
+                        break;
+                    }
                     step = (step * 2).min(batch_size);
-                    continue;
                 }
-                Ok(_) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, "background processing failed; will retry");
                     break;

@@ -186,12 +186,14 @@ async fn sessions_in_range(
 }
 
 /// The largest sessions of all, on SQLite. The job's `sessions` rows are read in the order of
-/// `idx_sessions_count`, and the sessions with unprocessed events are counted apart (their row
-/// plus their queued events) and merged in here, in one statement, so one snapshot: the
-/// general statement would instead pass a page of a thousand sessions through a `UNION`, a
-/// `GROUP BY` and an `ORDER BY`, each a temporary B-tree on SQLite. Exact: a session without
-/// queued events has its row's count, and those that belong on the page are among the first
-/// `limit + 1` rows of the index past the cursor that have none.
+/// `idx_sessions_count`, and two sets of sessions are counted apart and merged in here, in one
+/// statement, so one snapshot: those with unprocessed events (their row plus their queued
+/// events), and those the job updated since it last ranked them (`ranked_count`, the count the
+/// index holds, differs from their row's count; see migration `m20261204_000001`). The general
+/// statement would instead pass a page of a thousand sessions through a `UNION`, a `GROUP BY`
+/// and an `ORDER BY`, each a temporary B-tree on SQLite. Exact: a session in neither set has
+/// its ranked count, and those that belong on the page are among the first `limit + 1` rows of
+/// the index past the cursor that are in neither.
 async fn largest_sessions(
     db: &DatabaseConnection,
     limit: u64,
@@ -207,7 +209,7 @@ async fn largest_sessions(
         ));
     };
     let mut groups = Vec::new();
-    for column in ["top", "queued"] {
+    for column in ["top", "queued", "unranked"] {
         let text: String = row.try_get("", column)?;
         let pairs = serde_json::from_str::<Vec<(String, i64)>>(&text)
             .map_err(|e| AppError::internal("reading the largest sessions", e))?;
@@ -217,31 +219,35 @@ async fn largest_sessions(
 }
 
 /// The statement behind [`largest_sessions`] (SQLite only; exposed so tests can check its
-/// plan): columns `top` and `queued`, each a JSON array of `[session, count]` pairs.
+/// plan): columns `top`, `queued` and `unranked`, each a JSON array of `[session, count]`
+/// pairs, each session in one of them.
 pub fn largest_sessions_statement(limit: u64, after: Option<&CountCursor>) -> Statement {
     let queued_sessions = format!(
         "SELECT e.session_key FROM {}",
         unprocessed_events(DbBackend::Sqlite)
     );
+    // The condition of the partial index `idx_sessions_unranked`, literally, so SQLite uses it.
+    let unranked = "ranked_count <> event_count";
     let mut sql = Sql::new(DbBackend::Sqlite);
-    sql.push(
+    sql.push(&format!(
         "SELECT (SELECT json_group_array(json_array(k, c)) FROM (SELECT session_id AS k, \
-         event_count AS c FROM sessions WHERE session_key NOT IN (",
-    )
-    .push(&queued_sessions)
-    .push(")");
+         ranked_count AS c FROM sessions WHERE session_key NOT IN ({queued_sessions}) \
+         AND session_key NOT IN (SELECT session_key FROM sessions WHERE {unranked})"
+    ));
     if let Some(after) = after {
-        sql.push(" AND (event_count < ").bind(after.count);
-        sql.push(" OR (event_count = ").bind(after.count);
+        sql.push(" AND (ranked_count < ").bind(after.count);
+        sql.push(" OR (ranked_count = ").bind(after.count);
         sql.push(" AND session_id > ").bind(after.key.as_str());
         sql.push("))");
     }
     // A literal: a bound `LIMIT` makes SQLite compile the statement again on every execution.
     sql.push(&format!(
-        " ORDER BY event_count DESC, session_id ASC LIMIT {})) AS top, \
+        " ORDER BY ranked_count DESC, session_id ASC LIMIT {})) AS top, \
          (SELECT json_group_array(json_array(k, c)) FROM (SELECT e.session_id AS k, \
          COUNT(*) + COALESCE((SELECT s.event_count FROM sessions s \
-         WHERE s.session_key = e.session_key), 0) AS c FROM {} GROUP BY e.session_id)) AS queued",
+         WHERE s.session_key = e.session_key), 0) AS c FROM {} GROUP BY e.session_id)) AS queued, \
+         (SELECT json_group_array(json_array(session_id, event_count)) FROM sessions \
+         WHERE {unranked} AND session_key NOT IN ({queued_sessions})) AS unranked",
         limit + 1,
         unprocessed_events(DbBackend::Sqlite)
     ));

@@ -251,6 +251,17 @@ async fn session_counts_on_sqlite_read_indexes_in_order() {
         );
         let sorts = plan.matches("TEMP B-TREE FOR ORDER BY").count();
         assert_eq!(sorts, 0, "no sort of the sessions in\n{plan}");
+        // The sessions updated since they were ranked come from their small partial index.
+        assert_eq!(
+            plan.matches("SCAN sessions USING INDEX idx_sessions_unranked")
+                .count(),
+            2,
+            "the unranked sessions, to skip and to count, in\n{plan}"
+        );
+        assert!(
+            !plan.lines().any(|line| line.trim() == "SCAN sessions"),
+            "no scan of every session in\n{plan}"
+        );
     }
     let range = EventFilter {
         from: Some(at("2021-01-01T09:10:00Z")),
