@@ -2,7 +2,8 @@
 //! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left (on PostgreSQL,
 //! `EYE_PROCESS_WORKERS` such loops side by side), on SQLite writes
 //! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS` and ranks the updated
-//! sessions by count every [`RANK_INTERVAL`], applies retention
+//! sessions by count every `EYE_SQLITE_RANK_INTERVAL_MS` (see [`super::job::run_step`]),
+//! applies retention
 //! every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is
 //! signalled, after the step it is in. A failed run is logged and retried on the next tick; the
 //! transaction design makes retries safe.
@@ -24,12 +25,6 @@ use crate::lifecycle::apply_retention;
 /// of 5,000 took a quarter off ingest's p99; at saturation, fixed steps of 1,000 let the job
 /// fall 11 s behind (BENCHMARKS.md).
 pub const FIRST_STEP_EVENTS: u64 = 1_000;
-
-/// How often the first loop's steps start moving the sessions updated since to their new place
-/// in the index of sessions by count (SQLite; see [`super::job::run_step`]). Longer: each session's entry
-/// moves once for more steps (fewer pages written), and the set of unranked sessions that
-/// `eventCounts(groupBy: SESSION)` counts apart is larger (the sessions updated meanwhile).
-pub const RANK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Starts the loops: one on SQLite, `EYE_PROCESS_WORKERS` on PostgreSQL, where steps commit
 /// concurrently (each claims different events; see [`super::job`]). The first loop also merges
@@ -69,6 +64,7 @@ struct Upkeep {
     index_every: Duration,
     index_batch: u64,
     index_due: Instant,
+    rank_every: Duration,
     rank_due: Instant,
     /// Whether the steps rank sessions (from when ranking is due until none is left).
     ranking: bool,
@@ -79,12 +75,14 @@ struct Upkeep {
 impl Upkeep {
     fn new(settings: &ProcessingSettings, clock: Arc<dyn Clock>) -> Self {
         let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
+        let rank_every = Duration::from_millis(settings.sqlite_rank_interval_ms.max(1));
         Self {
             clock,
             index_every,
             index_batch: settings.sqlite_index_batch_size.max(1),
             index_due: Instant::now() + index_every,
-            rank_due: Instant::now() + RANK_INTERVAL,
+            rank_every,
+            rank_due: Instant::now() + rank_every,
             ranking: false,
             retention_every: Duration::from_millis(settings.retention_interval_ms.max(1)),
             retention_due: Instant::now(),
@@ -103,7 +101,7 @@ impl Upkeep {
         }
     }
 
-    /// Whether the next step ranks sessions: from each [`RANK_INTERVAL`] on, until a step
+    /// Whether the next step ranks sessions: from each `EYE_SQLITE_RANK_INTERVAL_MS` on, until a step
     /// leaves none unranked ([`Upkeep::ranked`]).
     fn rank_now(&mut self) -> bool {
         if !self.ranking && Instant::now() >= self.rank_due {
@@ -116,7 +114,7 @@ impl Upkeep {
     fn ranked(&mut self, report: &StepReport) {
         if report.ranked_all {
             self.ranking = false;
-            self.rank_due = Instant::now() + RANK_INTERVAL;
+            self.rank_due = Instant::now() + self.rank_every;
         }
     }
 
@@ -158,7 +156,9 @@ async fn run_loop(
                 // Between steps too: a backlog must not keep new events pending.
                 upkeep.index_if_due(&db, &shutdown).await;
             }
-            let rank = upkeep.as_mut().is_some_and(Upkeep::rank_now);
+            // Only SQLite keys its index of sessions by a ranked count.
+            let rank = db.get_database_backend() == DbBackend::Sqlite
+                && upkeep.as_mut().is_some_and(Upkeep::rank_now);
             match run_step(&db, step, rank).await {
                 Ok(report) => {
                     if let (true, Some(upkeep)) = (rank, upkeep.as_mut()) {

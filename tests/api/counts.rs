@@ -223,10 +223,7 @@ async fn session_counts_are_exact_whatever_the_ranks_say() {
     }
     app.record(json!(events)).await;
     app.process().await;
-    let exact = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
-        pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
-    };
-    let ranked = exact(&[("a", 5), ("b", 4), ("c", 4), ("d", 2), ("e", 1), ("f", 1)]);
+    let ranked = exact_sizes(&[("a", 5), ("b", 4), ("c", 4), ("d", 2), ("e", 1), ("f", 1)]);
     let sqlite = app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     if sqlite {
         // Ranks as a job's steps leave them: understated, overstated, right, never ranked.
@@ -254,7 +251,7 @@ async fn session_counts_are_exact_whatever_the_ranks_say() {
         })
         .collect();
     app.record(json!(more)).await;
-    let with_queued = exact(&[("a", 5), ("b", 4), ("c", 4), ("f", 4), ("d", 2), ("e", 1)]);
+    let with_queued = exact_sizes(&[("a", 5), ("b", 4), ("c", 4), ("f", 4), ("d", 2), ("e", 1)]);
     for first in [1, 2, 1000] {
         assert_eq!(
             session_pages(&app, first).await,
@@ -274,4 +271,62 @@ async fn session_counts_are_exact_whatever_the_ranks_say() {
             .await;
         assert_eq!(unranked, 0, "processEvents ranks every session");
     }
+}
+
+/// The background job ranks the sessions it updated on its own, every
+/// `EYE_SQLITE_RANK_INTERVAL_MS`, in its steps: none is left unranked once it has caught up.
+#[tokio::test]
+async fn the_job_ranks_the_sessions_it_updated() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.processing.process_interval_ms = 20;
+        s.processing.sqlite_rank_interval_ms = 50;
+    })
+    .await;
+    let events: Vec<Value> = (0..30)
+        .map(|i| {
+            let session = format!("s{}", i % 7);
+            event(
+                &session,
+                "video",
+                "pageview",
+                "2021-01-01T08:00:00Z",
+                Some(&format!("r{i}")),
+            )
+        })
+        .collect();
+    app.record(json!(events)).await;
+    let sqlite = app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let expected = exact_sizes(&[
+        ("s0", 5),
+        ("s1", 5),
+        ("s2", 4),
+        ("s3", 4),
+        ("s4", 4),
+        ("s5", 4),
+        ("s6", 4),
+    ]);
+    // Waits for the job (a bound on how long, not a speed target).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let processed = app.table_count("event_queue").await == 0;
+        let unranked = if sqlite {
+            app.table_count("sessions WHERE ranked_count <> event_count")
+                .await
+        } else {
+            0
+        };
+        if processed && unranked == 0 && app.table_count("sessions").await == 7 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job left {unranked} sessions unranked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(session_pages(&app, 3).await, expected);
+}
+
+fn exact_sizes(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
 }
