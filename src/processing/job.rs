@@ -16,9 +16,10 @@
 //!
 //! On SQLite the job also writes new events' entries in the time-keyed indexes, for many
 //! commits at once ([`index_once`]; see [`crate::db::index_pending`]): that clears their
-//! `pending` flag, in transactions of their own. It also moves the sessions a step updated to
-//! their new place in the index of sessions by count every few seconds, for all the steps
-//! since ([`rank_sessions`]), instead of at each step.
+//! `pending` flag, in transactions of their own. And it moves the sessions its steps updated
+//! to their new place in the index of sessions by count once every few seconds, for all the
+//! steps since, instead of at each step: steps asked to rank do it in their own transaction
+//! ([`run_step`]); a run to the end ranks every session ([`rank_sessions`]).
 
 use std::time::Instant;
 

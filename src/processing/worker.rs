@@ -1,11 +1,10 @@
 //! The loop around the job: wakes every `EYE_PROCESS_INTERVAL_MS`, runs steps (growing from
 //! [`FIRST_STEP_EVENTS`] to `EYE_PROCESS_BATCH_SIZE`) until no work is left (on PostgreSQL,
-//! `EYE_PROCESS_WORKERS` such loops side by side), on SQLite writes
-//! new events' time-index entries every `EYE_SQLITE_INDEX_INTERVAL_MS` and ranks the updated
-//! sessions by count every `EYE_SQLITE_RANK_INTERVAL_MS` (see [`super::job::run_step`]),
-//! applies retention
-//! every `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is
-//! signalled, after the step it is in. A failed run is logged and retried on the next tick; the
+//! `EYE_PROCESS_WORKERS` such loops side by side). On SQLite it writes new events' time-index
+//! entries every `EYE_SQLITE_INDEX_INTERVAL_MS` and ranks the updated sessions by count every
+//! `EYE_SQLITE_RANK_INTERVAL_MS` (see [`super::job::run_step`]). It applies retention every
+//! `EYE_RETENTION_INTERVAL_MS` (when one is configured), and stops when shutdown is signalled,
+//! after the step it is in. A failed run is logged and retried on the next tick; the
 //! transaction design makes retries safe.
 
 use std::sync::Arc;
@@ -101,8 +100,8 @@ impl Upkeep {
         }
     }
 
-    /// Whether the next step ranks sessions: from each `EYE_SQLITE_RANK_INTERVAL_MS` on, until a step
-    /// leaves none unranked ([`Upkeep::ranked`]).
+    /// Whether the next step ranks sessions: from each `EYE_SQLITE_RANK_INTERVAL_MS` on, until
+    /// a step leaves none unranked ([`Upkeep::ranked`]).
     fn rank_now(&mut self) -> bool {
         if !self.ranking && Instant::now() >= self.rank_due {
             self.ranking = true;
