@@ -46,7 +46,7 @@ pub fn spawn(
             tokio::spawn(run_loop(db, settings, None, shutdown))
         })
         .collect();
-    let upkeep = Upkeep::new(&settings, clock);
+    let upkeep = Upkeep::new(&settings, clock, db.get_database_backend());
     let first = tokio::spawn(run_loop(db, settings, Some(upkeep), shutdown));
     tokio::spawn(async move {
         let _ = first.await;
@@ -56,14 +56,16 @@ pub fn spawn(
     })
 }
 
-/// What only the first loop does besides its steps: merging the time-keyed indexes (SQLite)
-/// and applying retention, each when due.
+/// What only the first loop does besides its steps, each when due: merging the time-keyed
+/// indexes and having its steps rank the updated sessions by count (both SQLite), and
+/// applying retention.
 struct Upkeep {
     clock: Arc<dyn Clock>,
     index_every: Duration,
     index_batch: u64,
     index_due: Instant,
-    rank_every: Duration,
+    /// `None` on PostgreSQL, whose index of sessions by count has no ranked count.
+    rank_every: Option<Duration>,
     rank_due: Instant,
     /// Whether the steps rank sessions (from when ranking is due until none is left).
     ranking: bool,
@@ -72,7 +74,7 @@ struct Upkeep {
 }
 
 impl Upkeep {
-    fn new(settings: &ProcessingSettings, clock: Arc<dyn Clock>) -> Self {
+    fn new(settings: &ProcessingSettings, clock: Arc<dyn Clock>, backend: DbBackend) -> Self {
         let index_every = Duration::from_millis(settings.sqlite_index_interval_ms.max(1));
         let rank_every = Duration::from_millis(settings.sqlite_rank_interval_ms.max(1));
         Self {
@@ -80,7 +82,7 @@ impl Upkeep {
             index_every,
             index_batch: settings.sqlite_index_batch_size.max(1),
             index_due: Instant::now() + index_every,
-            rank_every,
+            rank_every: (backend == DbBackend::Sqlite).then_some(rank_every),
             rank_due: Instant::now() + rank_every,
             ranking: false,
             retention_every: Duration::from_millis(settings.retention_interval_ms.max(1)),
@@ -100,20 +102,21 @@ impl Upkeep {
         }
     }
 
-    /// Whether the next step ranks sessions: from each `EYE_SQLITE_RANK_INTERVAL_MS` on, until
-    /// a step leaves none unranked ([`Upkeep::ranked`]).
+    /// Whether the next step ranks sessions (SQLite): from each `EYE_SQLITE_RANK_INTERVAL_MS`
+    /// on, until a step leaves none unranked ([`Upkeep::after_step`]).
     fn rank_now(&mut self) -> bool {
-        if !self.ranking && Instant::now() >= self.rank_due {
+        if self.rank_every.is_some() && !self.ranking && Instant::now() >= self.rank_due {
             self.ranking = true;
         }
         self.ranking
     }
 
-    /// What a step that was asked to rank did.
-    fn ranked(&mut self, report: &StepReport) {
-        if report.ranked_all {
+    /// Takes note of what a step did: once one asked to rank has left none unranked, the next
+    /// ranking is due an interval later.
+    fn after_step(&mut self, report: &StepReport) {
+        if let (true, true, Some(every)) = (self.ranking, report.ranked_all, self.rank_every) {
             self.ranking = false;
-            self.rank_due = Instant::now() + self.rank_every;
+            self.rank_due = Instant::now() + every;
         }
     }
 
@@ -132,8 +135,7 @@ impl Upkeep {
     }
 }
 
-/// One loop of steps. With `upkeep` it is the first loop, which also merges the time-keyed
-/// indexes and applies retention.
+/// One loop of steps. With `upkeep` it is the first loop, which also does that upkeep.
 async fn run_loop(
     db: DatabaseConnection,
     settings: ProcessingSettings,
@@ -155,13 +157,11 @@ async fn run_loop(
                 // Between steps too: a backlog must not keep new events pending.
                 upkeep.index_if_due(&db, &shutdown).await;
             }
-            // Only SQLite keys its index of sessions by a ranked count.
-            let rank = db.get_database_backend() == DbBackend::Sqlite
-                && upkeep.as_mut().is_some_and(Upkeep::rank_now);
+            let rank = upkeep.as_mut().is_some_and(Upkeep::rank_now);
             match run_step(&db, step, rank).await {
                 Ok(report) => {
-                    if let (true, Some(upkeep)) = (rank, upkeep.as_mut()) {
-                        upkeep.ranked(&report);
+                    if let Some(upkeep) = upkeep.as_mut() {
+                        upkeep.after_step(&report);
                     }
                     if report.events < step {
                         break;
