@@ -25,6 +25,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     open(
         settings,
         settings.db_max_connections,
+        READER_THREADS,
         None,
         None,
         settings.sqlite_mmap_mib,
@@ -71,12 +72,28 @@ pub async fn connect_writer(
     let backstop =
         (checkpoints == Checkpoints::Background).then_some(SQLITE_BACKSTOP_CHECKPOINT_PAGES);
     // The writer's cache stays valid (nothing else writes), so it maps nothing.
-    open(settings, 1, Some(SQLITE_WRITER_CACHE_KIB), backstop, 0).await
+    open(
+        settings,
+        1,
+        WRITER_THREAD,
+        Some(SQLITE_WRITER_CACHE_KIB),
+        backstop,
+        0,
+    )
+    .await
 }
+
+/// The name of each pooled SQLite connection's worker thread (followed by a number), as `top
+/// -H`, `perf` and `/proc/PID/task/*/comm` show it.
+pub const READER_THREADS: &str = "sqlite-read-";
+
+/// The name of the SQLite write connection's worker thread (followed by a number).
+pub const WRITER_THREAD: &str = "sqlite-write-";
 
 async fn open(
     settings: &DatabaseSettings,
     max_connections: u32,
+    thread_name: &'static str,
     cache_kib: Option<u32>,
     autocheckpoint_pages: Option<u32>,
     mmap_mib: u64,
@@ -107,7 +124,8 @@ async fn open(
             .create_if_missing(true)
             // Statement journals (kept while a multi-row INSERT runs, to undo it alone if
             // it fails) and sorts stay in memory instead of temporary files.
-            .pragma("temp_store", "MEMORY");
+            .pragma("temp_store", "MEMORY")
+            .thread_name(move |id| format!("{thread_name}{id}"));
         let opts = match mmap_mib {
             0 => opts,
             mib => opts.pragma("mmap_size", (mib * 1024 * 1024).to_string()),

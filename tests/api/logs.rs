@@ -1,6 +1,7 @@
 //! Logs: `--log-format json` writes one JSON object per line; every GraphQL request gets one
 //! line with its id, operation, caller and counts, never the key or a payload; and the group
-//! commit that stored a request's events names that request's id.
+//! commit that stored a request's events names that request's id. SQLite's worker threads are
+//! named for what they serve.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use the_eye::auth::{Scope, Scopes, keys};
 
-use crate::helpers::{connect_migrated, fresh_database, pageview};
+use crate::helpers::{ServerProcess, connect_migrated, fresh_database, pageview};
 
 const MARKER: &str = "payload-text-that-must-not-be-logged";
 
@@ -114,4 +115,32 @@ async fn json_logs_have_one_line_per_request_and_name_its_id_in_the_commit() {
     let everything = seen.iter().map(Value::to_string).collect::<String>();
     assert!(!everything.contains(MARKER), "a payload was logged");
     assert!(!everything.contains(&key.secret), "the key was logged");
+}
+
+/// `top -H`, `perf` and `/proc` tell SQLite's write connection from the pooled readers: every
+/// worker thread is named for what it serves, none keeps sqlx's generic name.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sqlite_worker_threads_are_named_for_what_they_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("threads.db").display()
+    );
+    let server = ServerProcess::start(&url, &[]);
+    let names = server.thread_names();
+    let writers = names
+        .iter()
+        .filter(|n| n.starts_with("sqlite-write-"))
+        .count();
+    let readers = names
+        .iter()
+        .filter(|n| n.starts_with("sqlite-read-"))
+        .count();
+    assert_eq!(writers, 1, "{names:?}");
+    assert!(readers >= 1, "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("sqlx-sqlite")),
+        "{names:?}"
+    );
 }

@@ -88,6 +88,15 @@ impl ServerProcess {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// The names of the process's threads, as `/proc/PID/task/*/comm` gives them (Linux).
+    pub fn thread_names(&self) -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .expect("the process's threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim_end().to_string())
+            .collect()
+    }
+
     /// Whether a line of its log contains `text`.
     pub fn logged(&self, text: &str) -> bool {
         self.log
