@@ -30,8 +30,9 @@ pub struct QueryArgs {
     /// Pages walked (of 100 events) to reach the deep page.
     #[arg(long, default_value_t = 10)]
     pub deep_page: usize,
-    /// Requests per second (each due at a fixed interval, latency measured from when it was
-    /// due); 0 sends the next request as soon as the previous one is answered. With ingest
+    /// Requests per second (each due at a fixed interval; latency measured from when it was due
+    /// if the previous answer came after that, otherwise from when it was sent); 0 sends the
+    /// next request as soon as the previous one is answered. With ingest
     /// running against the same server (`ingest --url … --key …`), the mixed-load figures.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
@@ -43,6 +44,9 @@ pub struct QueryArgs {
     #[arg(long)]
     pub only: Option<String>,
 }
+
+/// How long a paced run watches the idle server's own CPU before its first request.
+const IDLE_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
 const SESSION: &str = "query($id: String!) { session(id: $id) { eventCount firstSeen lastSeen applications { name } } }";
@@ -132,6 +136,19 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             (SERIES, with(window(d, r), "b", "MINUTE"))
         }),
     ];
+    // Paced, the server waits between requests while its background tasks (the job,
+    // checkpoints, index merges) go on, and so does any ingest sent to it meanwhile (`ingest
+    // --url`); their CPU over the run would be charged to the queries. Measured first with no
+    // query in flight, and taken off each case's CPU.
+    let idle_cpu_per_second = match (args.rate > 0.0, target.usage()) {
+        (true, Some(before)) => {
+            tokio::time::sleep(IDLE_SAMPLE).await;
+            target
+                .usage()
+                .map(|after| after.since(&before).cpu.as_secs_f64() / IDLE_SAMPLE.as_secs_f64())
+        }
+        _ => None,
+    };
     for (name, make) in cases {
         if args
             .only
@@ -142,19 +159,29 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         }
         let mut latencies = Latencies::default();
         let mut usage_before = None;
+        let mut timed_from = std::time::Instant::now();
         let interval =
             (args.rate > 0.0).then(|| std::time::Duration::from_secs_f64(1.0 / args.rate));
         let paced_from = std::time::Instant::now();
         for i in 0..args.warmup + args.iterations {
             if i == args.warmup {
                 usage_before = target.usage();
+                timed_from = std::time::Instant::now();
             }
             let (query, variables) = make(&data, &mut rng);
             let started = match interval {
                 Some(interval) => {
                     let due = paced_from + interval * i as u32;
+                    let answered = std::time::Instant::now();
                     tokio::time::sleep_until(due.into()).await;
-                    due
+                    // Late because the last answer came after this request was due: the wait
+                    // counts. Otherwise only the client's timer was late (tokio's rounds up to
+                    // the next millisecond): latency counts from the send.
+                    if answered > due {
+                        due
+                    } else {
+                        std::time::Instant::now()
+                    }
                 }
                 None => std::time::Instant::now(),
             };
@@ -169,13 +196,24 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             .usage()
             .zip(usage_before)
             .map_or("n/a".to_string(), |(after, before)| {
-                let spent = after.since(&before).cpu.as_secs_f64();
+                let background =
+                    idle_cpu_per_second.unwrap_or(0.0) * timed_from.elapsed().as_secs_f64();
+                let spent = (after.since(&before).cpu.as_secs_f64() - background).max(0.0);
                 format!("{:.0}", spent * 1e6 / args.iterations.max(1) as f64)
             });
         let s = latencies.summary();
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {cpu} |",
             s.p50, s.p95, s.p99, s.max
+        );
+    }
+    if let Some(idle) = idle_cpu_per_second {
+        println!(
+            "server CPU with no query in flight (its background tasks and any ingest): {:.1} ms \
+             per second, measured for {} s before the queries and taken off the CPU per query \
+             above",
+            idle * 1e3,
+            IDLE_SAMPLE.as_secs()
         );
     }
     if let Some((peak, _)) = target.memory_kib() {

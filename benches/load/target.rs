@@ -35,6 +35,10 @@ pub struct TargetArgs {
     /// The `the-eye` binary to spawn (default: the one built with this benchmark).
     #[arg(long)]
     pub bin: Option<PathBuf>,
+    /// The process id of the external server at `--url`, when it runs on this machine: its CPU
+    /// per query or event and its memory are then read from `/proc` as a spawned server's are.
+    #[arg(long, requires = "url")]
+    pub server_pid: Option<u32>,
 }
 
 /// A server to send requests to.
@@ -46,6 +50,8 @@ pub struct Target {
     /// The database, when known (needed to watch the job's backlog).
     pub database_url: Option<String>,
     child: Option<Child>,
+    /// The external server's process id, when given (`--server-pid`).
+    external_pid: Option<u32>,
     _dir: Option<TempDir>,
 }
 
@@ -59,6 +65,7 @@ impl Target {
                 key,
                 database_url: args.database_url.clone(),
                 child: None,
+                external_pid: args.server_pid,
                 _dir: None,
             });
         }
@@ -97,6 +104,7 @@ impl Target {
             key,
             database_url: Some(database_url),
             child: Some(child),
+            external_pid: None,
             _dir: Some(dir),
         };
         target.wait_until_up().await?;
@@ -132,14 +140,22 @@ impl Target {
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
     }
 
-    /// The spawned server's bytes written and CPU time so far (`None` for an external server).
-    pub fn usage(&self) -> Option<crate::cost::Usage> {
-        crate::cost::Usage::of(self.pid()?)
+    /// The process whose costs are read: the spawned server, or the external one named by
+    /// `--server-pid`.
+    fn measured_pid(&self) -> Option<u32> {
+        self.pid().or(self.external_pid)
     }
 
-    /// Peak and current resident memory of the spawned server, in KiB.
+    /// The server's bytes written and CPU time so far (`None` for an external server whose
+    /// process id was not given).
+    pub fn usage(&self) -> Option<crate::cost::Usage> {
+        crate::cost::Usage::of(self.measured_pid()?)
+    }
+
+    /// Peak and current resident memory of the server, in KiB.
     pub fn memory_kib(&self) -> Option<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.measured_pid()?)).ok()?;
         let field = |name: &str| {
             status
                 .lines()
