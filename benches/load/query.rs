@@ -45,7 +45,8 @@ pub struct QueryArgs {
     pub only: Option<String>,
 }
 
-/// How long a paced run watches the idle server's own CPU before its first request.
+/// How long a paced run watches the server's CPU with no query in flight before its first
+/// request.
 const IDLE_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 const EVENTS: &str = "query($f: EventFilter, $after: String) { events(filter: $f, first: 100, after: $after) { edges { node { id sessionId category name data timestamp } } pageInfo { hasNextPage endCursor } } }";
