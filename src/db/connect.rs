@@ -85,10 +85,10 @@ pub async fn connect_writer(
 
 /// The name of each pooled SQLite connection's worker thread (followed by a number), as `top
 /// -H`, `perf` and `/proc/PID/task/*/comm` show it.
-pub const READER_THREADS: &str = "sqlite-read-";
+const READER_THREADS: &str = "sqlite-read-";
 
 /// The name of the SQLite write connection's worker thread (followed by a number).
-pub const WRITER_THREAD: &str = "sqlite-write-";
+const WRITER_THREAD: &str = "sqlite-write-";
 
 async fn open(
     settings: &DatabaseSettings,
